@@ -1,0 +1,69 @@
+/**
+ * Byte helpers every layer needs and no dependency gives in a browser-safe, allocation-light form.
+ * Imports nothing of ours.
+ */
+
+/** Lexicographic byte order: the tie-break of the total order. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = a.length < b.length ? a.length : b.length
+  for (let i = 0; i < n; i++) {
+    const d = a[i] - b[i]
+    if (d !== 0) return d
+  }
+  return a.length - b.length
+}
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+const HEX: string[] = []
+for (let i = 0; i < 256; i++) HEX.push(i.toString(16).padStart(2, '0'))
+
+/** Lower-case hex. Also the map key for CIDs and public keys (cheap, and sorts like the bytes). */
+export function toHex(bytes: Uint8Array): string {
+  let s = ''
+  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]]
+  return s
+}
+
+export function fromHex(hex: string): Uint8Array {
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new TypeError('not a hex string')
+  const out = new Uint8Array(hex.length / 2)
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16)
+  return out
+}
+
+export function concatBytes(parts: Uint8Array[]): Uint8Array {
+  let n = 0
+  for (const p of parts) n += p.length
+  const out = new Uint8Array(n)
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.length
+  }
+  return out
+}
+
+const encoder = new TextEncoder()
+export function utf8(s: string): Uint8Array {
+  return encoder.encode(s)
+}
+
+export function utf8Length(s: string): number {
+  // Fast path for ASCII, exact count otherwise.
+  let n = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x80) n += 1
+    else if (c < 0x800) n += 2
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4
+      i++
+    } else n += 3
+  }
+  return n
+}

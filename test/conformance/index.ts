@@ -1,0 +1,29 @@
+/**
+ * Shared conformance suites. Each suite is a function of a setup, so every implementation of a
+ * plug point runs the same checks; differences are declared as fixture capabilities.
+ */
+export interface TestSetup<T> {
+  setup(): Promise<T>
+  teardown(): Promise<void>
+}
+
+/** A tiny seeded PRNG (mulberry32): every randomized test prints its seed and replays from it. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** The seed for a randomized test: STATEFLOW_SEED replays one, otherwise a fresh one. */
+export function testSeed(): number {
+  const fixed = process.env.STATEFLOW_SEED
+  return fixed !== undefined ? Number(fixed) : (Date.now() ^ (process.pid << 8)) >>> 0
+}
+
+/** Long runs under `npm run test:extensive`, short ones in `npm test`. */
+export const EXTENSIVE = process.env.STATEFLOW_EXTENSIVE === '1'
