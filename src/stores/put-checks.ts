@@ -19,7 +19,7 @@ export function checkBatch(events: readonly EventPut[]): void {
     if (!Number.isSafeInteger(e.seq) || e.seq < 1) throw new InvalidArgumentError(`${where}.seq must be an integer >= 1`)
     if (!Number.isSafeInteger(e.clock) || e.clock < 1) throw new InvalidArgumentError(`${where}.clock must be an integer >= 1`)
     if (e.prev !== null && !(e.prev instanceof Uint8Array)) throw new InvalidArgumentError(`${where}.prev must be bytes or null`)
-    if (!Array.isArray(e.parents) || !e.parents.every((p) => p instanceof Uint8Array)) {
+    if (!Array.isArray(e.parents) || !(e.parents as unknown[]).every((p) => p instanceof Uint8Array)) {
       throw new InvalidArgumentError(`${where}.parents must be an array of bytes`)
     }
   }

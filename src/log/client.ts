@@ -1,0 +1,114 @@
+/**
+ * `createXSync()`: a node's handle on its logs. It owns an identity and a store, and hands out one
+ * `Log` object per log id.
+ *
+ * @example
+ * const client = await createXSync()
+ * const log = client.log('notes')
+ * await log.append('app.note', { text: 'hello' })
+ * for await (const e of log.events()) console.log(e.seq, e.type, e.body)
+ */
+import { ClosedError, InvalidArgumentError } from './errors.js'
+import { GENESIS_TYPE, encodeEvent, signingMessage } from './codec.js'
+import { genesisBody, type LogPolicy } from './event-types.js'
+import { generateIdentity, didToPublicKey, type Identity } from './identity.js'
+import { randomSeed } from './crypto-backend.js'
+import { Log, type LogEvent } from './log.js'
+import { memoryStore } from '../stores/memory-store.js'
+import { isEventStore, type EventStore } from '../stores/event-store.js'
+
+export interface XSyncInit {
+  /** @default a fresh identity */
+  identity?: Identity
+  /** @default memoryStore() */
+  store?: EventStore
+  /** The wall clock for event times and the `FUTURE` check; inject one in tests. @default Date.now */
+  now?: () => number
+  /** @default 1 MiB */
+  maxEventBytes?: number
+  /** @default 300000 (5 minutes) */
+  maxClockSkewMs?: number
+  /** @default 16384 */
+  pendingPerPeer?: number
+  /** Views to host (DESIGN §7); accepted for forward compatibility, folded by a later layer. */
+  views?: Record<string, unknown>
+}
+
+export interface CreateLogInit {
+  /** 'members': only writers and admins append; 'open': anyone descending from the genesis. @default 'members' */
+  policy?: LogPolicy
+  /** dids of writers besides this node. */
+  writers?: string[]
+  /** dids of admins besides this node (the creator is always an admin). */
+  admins?: string[]
+}
+
+export interface XSyncClient {
+  readonly identity: Identity
+  readonly did: string
+  readonly store: EventStore
+  /** The log with this id (a plain string for an open log, or `log:<genesis CID>`). */
+  log(id: string): Log
+  /** Create a log with a policy; its id is `log:<genesis CID>`, so the id certifies the policy. */
+  createLog(init?: CreateLogInit): Promise<Log>
+  /** Ids of every log in the store. */
+  logs(): Promise<string[]>
+  /** Close every log and the store. Idempotent. */
+  close(): Promise<void>
+}
+
+export async function createXSync(init: XSyncInit = {}): Promise<XSyncClient> {
+  const identity = init.identity ?? (await generateIdentity())
+  const store = init.store ?? memoryStore()
+  if (!isEventStore(store)) throw new InvalidArgumentError('store must be an EventStore (memoryStore(), sqliteStore(path), …)')
+  const now = init.now ?? Date.now
+  const logs = new Map<string, Log>()
+  let closed = false
+
+  const open = (id: string): Log => {
+    if (closed) throw new ClosedError('client')
+    let log = logs.get(id)
+    if (!log) {
+      log = new Log(id, {
+        store,
+        identity,
+        now,
+        ...(init.maxEventBytes !== undefined ? { maxEventBytes: init.maxEventBytes } : {}),
+        ...(init.maxClockSkewMs !== undefined ? { maxClockSkewMs: init.maxClockSkewMs } : {}),
+        ...(init.pendingPerPeer !== undefined ? { pendingPerPeer: init.pendingPerPeer } : {}),
+      })
+      logs.set(id, log)
+    }
+    return log
+  }
+
+  return {
+    identity,
+    did: identity.did,
+    store,
+    log: open,
+    async createLog(options: CreateLogInit = {}) {
+      if (closed) throw new ClosedError('client')
+      const policy = options.policy ?? 'members'
+      if (policy !== 'open' && policy !== 'members') throw new InvalidArgumentError(`unknown policy ${String(policy)}`)
+      for (const d of [...(options.writers ?? []), ...(options.admins ?? [])]) didToPublicKey(d)
+      const body = genesisBody(policy, [identity.did, ...(options.admins ?? [])], options.writers ?? [], randomSeed().slice(0, 16))
+      const fields = { v: 1 as const, log: '', author: identity.publicKey, seq: 1, prev: null, parents: [], clock: 1, time: now(), type: GENESIS_TYPE, body }
+      const { bytes, cid } = encodeEvent(fields)
+      const event: LogEvent = { ...fields, cid, bytes, sig: await identity.sign(signingMessage(cid)) }
+      const log = open(`log:${cid.toString()}`)
+      await log.appendGenesis(event)
+      return log
+    },
+    logs() {
+      if (closed) return Promise.reject(new ClosedError('client'))
+      return store.logs()
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      await Promise.all([...logs.values()].map((l) => l.close()))
+      await store.close()
+    },
+  }
+}

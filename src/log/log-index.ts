@@ -1,0 +1,225 @@
+/**
+ * The in-memory index of one open log: heads, author tips (the version vector), membership sets
+ * and a bounded cache of event metadata, loaded from the store on first use. Everything here can
+ * be rebuilt from the store; it only saves decoding events again and again.
+ */
+import type { CID } from 'multiformats/cid'
+import { fromHex, toHex, compareBytes } from '../dag/bytes.js'
+import type { DagNode } from '../dag/node.js'
+import type { ForkEvidence } from '../dag/forks.js'
+import type { EventStore, StoredEvent } from '../stores/event-store.js'
+import { decodeEvent, eventCidFromBytes, type DecodedEvent } from './codec.js'
+import { isMembershipType } from './event-types.js'
+import { foldMembership, type MembershipEvent, type MembershipState } from './membership.js'
+import { publicKeyToDid } from './identity.js'
+
+/** What validation needs to know of an event that is already in the log. */
+export interface EventMeta extends DagNode {
+  authorBytes: Uint8Array
+  type: string
+  /** For `log:` logs: the interned set of membership events in the causal past (inclusive). */
+  mset?: string
+  /** Set when the CID names an event of another log (a `PARENT_LOG` error for whoever links it). */
+  foreignLog?: string
+}
+
+export interface AuthorState {
+  seq: number
+  tips: Map<string, EventMeta>
+}
+
+/** A bounded map that forgets the oldest entries first. */
+class Lru<V> {
+  private readonly map = new Map<string, V>()
+  constructor(private readonly max: number) {}
+  get(k: string): V | undefined {
+    return this.map.get(k)
+  }
+  set(k: string, v: V): void {
+    if (this.map.size >= this.max && !this.map.has(k)) this.map.delete(this.map.keys().next().value as string)
+    this.map.set(k, v)
+  }
+}
+
+export function metaOf(e: DecodedEvent, key = toHex(e.cid.bytes)): EventMeta {
+  return {
+    key,
+    cid: e.cid.bytes,
+    author: toHex(e.author),
+    authorBytes: e.author,
+    seq: e.seq,
+    clock: e.clock,
+    prev: e.prev === null ? null : toHex(e.prev.bytes),
+    parents: e.parents.map((p) => toHex(p.bytes)),
+    type: e.type,
+  }
+}
+
+export class LogIndex {
+  readonly heads = new Map<string, EventMeta>()
+  readonly authors = new Map<string, AuthorState>()
+  readonly forks: ForkEvidence[] = []
+  /** `log:` ids certify a genesis: every event must descend from it and pass its policy. */
+  readonly certified: boolean
+  private readonly cache: Lru<EventMeta>
+  private readonly msets = new Map<string, string>()
+  private readonly membership = new Map<string, MembershipEvent>()
+  private readonly msetStates = new Map<string, MembershipState | undefined>()
+
+  constructor(
+    readonly id: string,
+    private readonly store: EventStore,
+    cacheSize: number,
+  ) {
+    this.certified = id.startsWith('log:')
+    this.cache = new Lru(cacheSize)
+  }
+
+  /** Load heads, tips and (for `log:` logs) membership from the store. */
+  async load(maxEventBytes: number): Promise<void> {
+    const decode = (s: StoredEvent): DecodedEvent => decodeEvent(s.bytes, { maxBytes: Math.max(maxEventBytes, s.bytes.length) })
+    if (this.certified) {
+      // Membership needs every event's causal set; one pass in total order (parents come first).
+      let after: StoredEvent | undefined
+      for (;;) {
+        const page = await this.store.scan(this.id, after ? { after, limit: 4096 } : { limit: 4096 })
+        for (const s of page) {
+          const d = decode(s)
+          const m = metaOf(d)
+          this.addMembership(m, d.body)
+          this.cache.set(m.key, m)
+        }
+        if (page.length < 4096) break
+        after = page[page.length - 1]
+      }
+    }
+    for (const cid of await this.store.heads(this.id)) {
+      const m = await this.fetch(toHex(cid))
+      if (m) this.heads.set(m.key, m)
+    }
+    for (const cid of await this.store.tips(this.id)) {
+      const m = await this.fetch(toHex(cid))
+      if (!m) continue
+      let a = this.authors.get(m.author)
+      if (!a) this.authors.set(m.author, (a = { seq: 0, tips: new Map() }))
+      a.tips.set(m.key, m)
+      if (m.seq > a.seq) a.seq = m.seq
+    }
+    for (const [author, a] of this.authors) if (a.tips.size > 1) await this.findStoredForks(author, a)
+  }
+
+  private async findStoredForks(author: string, a: AuthorState): Promise<void> {
+    const authorBytes = fromHex(author)
+    let fromSeq = 1
+    let last: StoredEvent | undefined
+    for (;;) {
+      const page = await this.store.byAuthor(this.id, authorBytes, { fromSeq, limit: 1024 })
+      for (const s of page) {
+        if (last && last.seq === s.seq) {
+          const [x, y] = compareBytes(last.cid, s.cid) < 0 ? [last.cid, s.cid] : [s.cid, last.cid]
+          this.forks.push({ author, seq: s.seq, a: x, b: y })
+        }
+        last = s
+      }
+      if (page.length < 1024) break
+      fromSeq = page[page.length - 1].seq + 1
+      last = undefined
+    }
+    void a
+  }
+
+  /** Metadata of a stored event of this log, from the cache or the store. */
+  async fetch(key: string): Promise<EventMeta | undefined> {
+    const hit = this.cache.get(key)
+    if (hit) return hit
+    const s = await this.store.get(fromHex(key))
+    if (!s) return undefined
+    if (s.log !== this.id) return { key, cid: s.cid, author: '', authorBytes: s.author, seq: s.seq, clock: s.clock, prev: null, parents: [], type: '', foreignLog: s.log }
+    const m = metaOf(decodeEvent(s.bytes, { maxBytes: Math.max(1 << 20, s.bytes.length) }), key)
+    if (this.certified) m.mset = this.msets.get(key)
+    this.cache.set(key, m)
+    return m
+  }
+
+  cached(key: string): EventMeta | undefined {
+    return this.cache.get(key)
+  }
+
+  remember(m: EventMeta): void {
+    this.cache.set(m.key, m)
+  }
+
+  /** The membership set of an event from its links' sets (and itself, if it is a membership event). */
+  msetFor(m: EventMeta, links: readonly (EventMeta | undefined)[]): string {
+    const parts = new Set<string>()
+    for (const l of links) if (l?.mset) for (const k of l.mset.split(',')) if (k) parts.add(k)
+    if (isMembershipType(m.type)) parts.add(m.key)
+    return [...parts].sort().join(',')
+  }
+
+  /** The membership state a causal set stands for. */
+  stateOf(mset: string, extra?: MembershipEvent): MembershipState | undefined {
+    const cacheKey = extra ? undefined : mset
+    if (cacheKey !== undefined && this.msetStates.has(cacheKey)) return this.msetStates.get(cacheKey)
+    const events: MembershipEvent[] = []
+    for (const k of mset.split(',')) {
+      if (!k) continue
+      const e = this.membership.get(k) ?? (extra?.key === k ? extra : undefined)
+      if (e) events.push(e)
+    }
+    const state = foldMembership(events)
+    if (cacheKey !== undefined) this.msetStates.set(cacheKey, state)
+    return state
+  }
+
+  /** Record an admitted event's membership set (and its body, if it changes membership). */
+  addMembership(m: EventMeta, body: unknown): void {
+    if (!this.certified) return
+    if (m.mset === undefined) {
+      m.mset = this.msetFor(m, [m.prev, ...m.parents].map((k) => (k === null ? undefined : (this.cache.get(k) ?? this.lookupMset(k)))))
+    }
+    this.msets.set(m.key, m.mset)
+    if (isMembershipType(m.type)) this.membership.set(m.key, { key: m.key, cid: m.cid, clock: m.clock, type: m.type, body })
+  }
+
+  private lookupMset(k: string): EventMeta | undefined {
+    const mset = this.msets.get(k)
+    return mset === undefined ? undefined : ({ mset } as EventMeta)
+  }
+
+  membershipEvent(key: string): MembershipEvent | undefined {
+    return this.membership.get(key)
+  }
+
+  /** Membership as of the current heads (what a new local event would see). */
+  currentMembership(): MembershipState | undefined {
+    if (!this.certified) return undefined
+    const parts = new Set<string>()
+    for (const h of this.heads.values()) for (const k of (h.mset ?? this.msets.get(h.key) ?? '').split(',')) if (k) parts.add(k)
+    return this.stateOf([...parts].sort().join(','))
+  }
+
+  /** Apply a committed batch to heads and tips. */
+  commit(metas: readonly EventMeta[]): void {
+    for (const m of metas) {
+      for (const p of m.parents) this.heads.delete(p)
+      if (m.prev !== null) this.heads.delete(m.prev)
+      this.heads.set(m.key, m)
+      let a = this.authors.get(m.author)
+      if (!a) this.authors.set(m.author, (a = { seq: 0, tips: new Map() }))
+      if (m.prev !== null) a.tips.delete(m.prev)
+      a.tips.set(m.key, m)
+      if (m.seq > a.seq) a.seq = m.seq
+      this.cache.set(m.key, m)
+    }
+  }
+
+  /** Head CIDs sorted by bytes. */
+  headCids(): CID[] {
+    return [...this.heads.values()].sort((a, b) => compareBytes(a.cid, b.cid)).map((m) => eventCidFromBytes(m.cid))
+  }
+
+  didOf(m: EventMeta): string {
+    return publicKeyToDid(m.authorBytes)
+  }
+}
