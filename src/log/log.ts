@@ -463,6 +463,10 @@ export class Log {
         continue
       }
       if (item.sig !== undefined) event.sig = item.sig
+      if (event.log !== this.id && !(event.log === '' && event.type === GENESIS_TYPE)) {
+        reject(i, new InvalidArgumentError(`event belongs to log ${event.log.slice(0, 80)}, not ${this.id.slice(0, 80)}`), event.cid)
+        continue
+      }
       if (event.time > horizon) {
         reject(i, new FutureError(`event time ${event.time} is more than ${this.maxSkew} ms ahead`), event.cid)
         continue
@@ -504,25 +508,30 @@ export class Log {
     // 3. What this batch can move: the new events, the pending chain segments a new signature
     //    covers, and (transitively) the pending events that waited on any of them.
     const relevant = new Map(candidates)
-    for (const c of [...relevant.values()]) {
-      if (!c.authentic) continue
-      let cur = c
-      while (cur.meta.prev !== null) {
-        const p = relevant.get(cur.meta.prev) ?? this.pending.get(cur.meta.prev)?.value
-        if (!p || p.authentic || p.meta.author !== cur.meta.author || p.meta.seq !== cur.meta.seq - 1) break
-        p.authentic = true
-        relevant.set(p.key, p)
-        cur = p
-      }
-    }
     const frontier = [...relevant.keys()]
-    while (frontier.length > 0) {
-      for (const w of this.pending.waitingOn(frontier.pop()!)) {
-        if (!relevant.has(w.key)) {
-          relevant.set(w.key, w.value)
-          frontier.push(w.key)
+    const include = (c: Candidate): void => {
+      if (relevant.has(c.key)) return
+      relevant.set(c.key, c)
+      frontier.push(c.key)
+    }
+    for (;;) {
+      while (frontier.length > 0) for (const w of this.pending.waitingOn(frontier.pop()!)) include(w.value)
+      let grew = false
+      for (const c of [...relevant.values()]) {
+        if (!c.authentic) continue
+        let cur = c
+        while (cur.meta.prev !== null) {
+          const p = relevant.get(cur.meta.prev) ?? this.pending.get(cur.meta.prev)?.value
+          if (!p || p.authentic || p.meta.author !== cur.meta.author || p.meta.seq !== cur.meta.seq - 1) break
+          p.authentic = true
+          if (!relevant.has(p.key)) {
+            include(p)
+            grew = true
+          }
+          cur = p
         }
       }
+      if (!grew && frontier.length === 0) break
     }
 
     // 4. Metadata of every link outside the batch, fetched once.

@@ -127,3 +127,19 @@ describe('log - ingest', () => {
     await a.close()
   })
 })
+
+describe('log - regressions', () => {
+  it('a signed tail that arrived before its unsigned chain admits the chain when the gap fills (seed -7771968)', async () => {
+    // Found by the convergence property: e1 signed; e2, e3 unsigned, e4 signed (one batch);
+    // delivered e1, e2, e4, e3. e4 waited in pending as authentic; e3 must pick up its signature.
+    const a = await createXSync()
+    const e1 = await a.log('r').append('t', 1)
+    const [e2, e3, e4] = await a.log('r').appendBatch([{ type: 't', body: 2 }, { type: 't', body: 3 }, { type: 't', body: 4 }])
+    const b = await createXSync()
+    for (const e of [e1, e2, e4, e3]) await b.log('r').ingest(wire([e]))
+    expect(await b.log('r').count()).toBe(4)
+    expect(b.log('r').pendingCount).toBe(0)
+    await a.close()
+    await b.close()
+  })
+})

@@ -1,0 +1,144 @@
+/**
+ * Property tests (fast-check, seeded). A failure prints its seed; replay with
+ * STATEFLOW_SEED=<seed> npx vitest run test/log/properties.test.ts
+ */
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { createXSync, type XSyncClient } from '../../src/log/client.js'
+import { decodeEvent, encodeEvent, signingMessage } from '../../src/log/codec.js'
+import type { LogEvent } from '../../src/log/log.js'
+import { toHex } from '../../src/dag/bytes.js'
+import { EXTENSIVE, testSeed } from '../conformance/index.js'
+
+const seed = testSeed()
+const runs = (short: number, long: number) => ({ seed, numRuns: EXTENSIVE ? long : short })
+const wire = (events: LogEvent[]) => events.map((e) => (e.sig ? { bytes: e.bytes, sig: e.sig } : { bytes: e.bytes }))
+
+async function state(client: XSyncClient, id: string) {
+  const order: string[] = []
+  for await (const e of client.log(id).events({ pageSize: 7 })) order.push(e.cid.toString())
+  return { heads: (await client.log(id).heads()).map(String), order }
+}
+
+/** Build a random multi-author DAG by appending and gossiping between a few writers. */
+async function randomDag(steps: { writer: number; batch: number; gossip: number[] }[], writers: number) {
+  const clients = await Promise.all(Array.from({ length: writers }, () => createXSync()))
+  const all: LogEvent[] = []
+  for (const s of steps) {
+    const w = clients[s.writer % writers]
+    const made = s.batch > 1
+      ? await w.log('dag').appendBatch(Array.from({ length: s.batch }, (_, i) => ({ type: 'app.t', body: { i, s: s.writer } })))
+      : [await w.log('dag').append('app.t', { s: s.writer })]
+    all.push(...made)
+    for (const g of s.gossip) {
+      if (g % writers === s.writer % writers) continue
+      await clients[g % writers].log('dag').ingest(wire(made))
+    }
+  }
+  await Promise.all(clients.map((c) => c.close()))
+  return all
+}
+
+describe('properties - convergence', () => {
+  it('random multi-author DAGs ingested in random orders and batch splits give the same order and heads', async () => {
+    const step = fc.record({ writer: fc.nat(3), batch: fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 6 })), gossip: fc.array(fc.nat(3), { maxLength: 2 }) })
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(step, { minLength: 1, maxLength: 14 }),
+        fc.integer({ min: 2, max: 4 }),
+        fc.array(fc.tuple(fc.array(fc.nat(), { minLength: 40, maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 20 })), { minLength: 2, maxLength: 3 }),
+        async (steps, writers, copies) => {
+          const events = await randomDag(steps, writers)
+          const results = []
+          for (const [shuffleKeys, splits] of copies) {
+            // A deterministic shuffle from the generated keys, then random batch sizes.
+            const order = events.map((e, i) => ({ e, k: shuffleKeys[i % shuffleKeys.length] * 1000 + i })).sort((a, b) => a.k - b.k).map((x) => x.e)
+            const copy = await createXSync()
+            let i = 0
+            let s = 0
+            while (i < order.length) {
+              const n = splits[s++ % splits.length]
+              await copy.log('dag').ingest(wire(order.slice(i, i + n)))
+              i += n
+            }
+            expect(copy.log('dag').pendingCount).toBe(0)
+            expect(await copy.log('dag').count()).toBe(events.length)
+            results.push(await state(copy, 'dag'))
+            await copy.close()
+          }
+          for (const r of results.slice(1)) expect(r).toEqual(results[0])
+          // The order is the sort by (clock, CID bytes) of the events themselves.
+          const expected = [...events].sort((a, b) => a.clock - b.clock || (toHex(a.cid.bytes) < toHex(b.cid.bytes) ? -1 : 1)).map((e) => e.cid.toString())
+          expect(results[0].order).toEqual(expected)
+        },
+      ),
+      runs(15, 200),
+    )
+  })
+})
+
+/** DAG-CBOR values fast-check can generate that round-trip exactly (no -0, NaN, Infinity, undefined). */
+const ipld: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    fc.integer(),
+    fc.maxSafeInteger(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Object.is(d, -0)),
+    fc.string(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.uint8Array({ maxLength: 16 }),
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }).filter((k) => k !== '__proto__'), tie('value'), { maxKeys: 4 }),
+  ),
+})).value
+
+describe('properties - codec', () => {
+  it('decode(encode(fields)) equals fields, and encode(decode(bytes)) equals bytes', () => {
+    const author = new Uint8Array(32).fill(5)
+    fc.assert(
+      fc.property(ipld, fc.string({ minLength: 1, maxLength: 40 }), fc.string({ minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 2 ** 40 }), fc.nat(), (body, log, type, clock, time) => {
+        const fields = { v: 1 as const, log, author, seq: 1, prev: null, parents: [], clock, time, type, body }
+        const { bytes, cid } = encodeEvent(fields)
+        const d = decodeEvent(bytes)
+        expect(d.cid.equals(cid)).toBe(true)
+        expect(d.body).toEqual(body)
+        expect({ ...d, cid: undefined, bytes: undefined }).toEqual({ ...fields, cid: undefined, bytes: undefined })
+        const { cid: _c, bytes: _b, ...again } = d
+        expect(toHex(encodeEvent(again).bytes)).toBe(toHex(bytes))
+      }),
+      runs(300, 5000),
+    )
+  })
+})
+
+describe('properties - mutation', () => {
+  it('every single-byte mutation of a signed event is rejected, or never accepted under the original CID', async () => {
+    const a = await createXSync()
+    const root = await a.log('m').append('app.t', { root: true })
+    const target = await a.log('m').append('app.t', { payload: 'mutate me', n: [1, 2, 3], ok: true })
+    const b = await createXSync()
+    await b.log('m').ingest(wire([root]))
+    const before = { heads: (await b.log('m').heads()).map(String), count: await b.log('m').count() }
+    const original = target.cid.toString()
+    await fc.assert(
+      fc.asyncProperty(fc.nat(target.bytes.length - 1), fc.integer({ min: 1, max: 255 }), async (pos, xor) => {
+        const bytes = new Uint8Array(target.bytes)
+        bytes[pos] ^= xor
+        const [r] = await b.log('m').ingest([{ bytes, sig: target.sig! }])
+        if (r.status === 'rejected') expect(r.code).toMatch(/^(DECODE|TOO_LARGE|SIGNATURE|CLOCK|SEQ|PARENT_LOG|FUTURE|INVALID_ARGUMENT|UNAUTHORIZED)$/)
+        else expect(r.cid?.toString()).not.toBe(original)
+        expect(r.status === 'stored').toBe(false)
+        expect({ heads: (await b.log('m').heads()).map(String), count: await b.log('m').count() }).toEqual(before)
+      }),
+      runs(400, 20000),
+    )
+    // The unmutated event still goes in under its CID.
+    const [ok] = await b.log('m').ingest(wire([target]))
+    expect(ok).toMatchObject({ status: 'stored' })
+    expect(ok.cid?.toString()).toBe(original)
+    void signingMessage
+    await a.close()
+    await b.close()
+  })
+})
