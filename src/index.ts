@@ -1,0 +1,94 @@
+/**
+ * stateflow: signed multi-writer Merkle-DAG logs, replicated peer to peer, folded into views.
+ * This entry is browser-safe: nothing Node-specific. Node-only parts are subpath exports
+ * (`stateflow/stores/sqlite`, `stateflow/stores/fs`); IndexedDB is `stateflow/stores/indexeddb`.
+ *
+ * @example
+ * import { createXSync } from 'stateflow'
+ * const client = await createXSync()
+ * const log = client.log('notes')
+ * await log.append('app.note', { text: 'hello' })
+ * for await (const e of log.events()) console.log(e.seq, e.type, e.body)
+ */
+
+// Errors
+export {
+  StateFlowError,
+  ClosedError,
+  CorruptError,
+  InvalidArgumentError,
+  NotFoundError,
+  isStateFlowError,
+  type ErrorCode,
+} from './errors.js'
+export {
+  DecodeError,
+  TooLargeError,
+  SignatureError,
+  ClockError,
+  SeqError,
+  ParentLogError,
+  UnauthorizedError,
+  FutureError,
+  PendingOverflowError,
+} from './log/errors.js'
+
+// Identity and signing
+export {
+  generateIdentity,
+  identityFromSecretKey,
+  exportIdentity,
+  publicKeyToDid,
+  didToPublicKey,
+  type Identity,
+  type ExportedIdentity,
+  type IdentityInit,
+} from './log/identity.js'
+export { signingBackend, defaultSigningBackend, type SigningBackend, type Signer, type BackendName } from './log/crypto-backend.js'
+
+// Events
+export {
+  encodeEvent,
+  decodeEvent,
+  cidOf,
+  signingMessage,
+  isEventCid,
+  DEFAULT_MAX_EVENT_BYTES,
+  MAX_LOG_ID_BYTES,
+  MAX_TYPE_BYTES,
+  MAX_PARENTS,
+  GENESIS_TYPE,
+  type EventFields,
+  type DecodedEvent,
+  type SignedEvent,
+  type DecodeOptions,
+} from './log/codec.js'
+export { MEMBERS_ADD, MEMBERS_REMOVE, type GenesisBody, type MembersBody, type LogPolicy } from './log/event-types.js'
+export { foldMembership, type MembershipState } from './log/membership.js'
+
+// Logs and the client
+export { createXSync, type XSyncClient, type XSyncInit, type CreateLogInit } from './log/client.js'
+export { Log, MAX_UNSIGNED_RUN, type LogEvent, type IngestResult, type IngestStatus, type IngestOptions, type EventsOptions } from './log/log.js'
+
+// The DAG
+export { compareEvents, sortEvents, insertOrdered, type Ordered } from './dag/order.js'
+export { isAncestor, ancestors, type NodeLookup } from './dag/ancestry.js'
+export { findForks, forkEvidence, forkedFrom, type ForkEvidence } from './dag/forks.js'
+export { versionVector, missingRanges, lackedBy, type VersionVector, type AuthorEntry } from './dag/version-vector.js'
+export { computeHeads, authorChains } from './dag/heads.js'
+export { PendingBuffer, type PendingEntry } from './dag/pending.js'
+export type { DagNode } from './dag/node.js'
+
+// Stores (browser-safe ones; SQLite and fs are subpath exports)
+export {
+  isEventStore,
+  eventStoreSymbol,
+  DEFAULT_PAGE,
+  type EventStore,
+  type StoredEvent,
+  type EventPut,
+  type OrderPosition,
+  type ScanOptions,
+  type AuthorScanOptions,
+} from './stores/event-store.js'
+export { memoryStore, type MemoryStoreInit } from './stores/memory-store.js'
