@@ -67,3 +67,17 @@ export function utf8Length(s: string): number {
   }
   return n
 }
+
+/**
+ * A compact map key for bytes (one char per byte). About 3x cheaper than hex to build and to hash
+ * in a Map; not for display (use `toHex`). `keyBytes` inverts it.
+ */
+export function bytesKey(bytes: Uint8Array): string {
+  return String.fromCharCode.apply(null, bytes as unknown as number[])
+}
+
+export function keyBytes(key: string): Uint8Array {
+  const out = new Uint8Array(key.length)
+  for (let i = 0; i < key.length; i++) out[i] = key.charCodeAt(i)
+  return out
+}

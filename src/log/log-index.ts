@@ -4,7 +4,7 @@
  * be rebuilt from the store; it only saves decoding events again and again.
  */
 import type { CID } from 'multiformats/cid'
-import { fromHex, toHex, compareBytes } from '../dag/bytes.js'
+import { keyBytes, bytesKey, compareBytes } from '../dag/bytes.js'
 import type { DagNode } from '../dag/node.js'
 import type { ForkEvidence } from '../dag/forks.js'
 import type { EventStore, StoredEvent } from '../stores/event-store.js'
@@ -41,16 +41,16 @@ class Lru<V> {
   }
 }
 
-export function metaOf(e: DecodedEvent, key = toHex(e.cid.bytes)): EventMeta {
+export function metaOf(e: DecodedEvent, key = bytesKey(e.cid.bytes)): EventMeta {
   return {
     key,
     cid: e.cid.bytes,
-    author: toHex(e.author),
+    author: bytesKey(e.author),
     authorBytes: e.author,
     seq: e.seq,
     clock: e.clock,
-    prev: e.prev === null ? null : toHex(e.prev.bytes),
-    parents: e.parents.map((p) => toHex(p.bytes)),
+    prev: e.prev === null ? null : bytesKey(e.prev.bytes),
+    parents: e.parents.map((p) => bytesKey(p.bytes)),
     type: e.type,
   }
 }
@@ -94,11 +94,11 @@ export class LogIndex {
       }
     }
     for (const cid of await this.store.heads(this.id)) {
-      const m = await this.fetch(toHex(cid))
+      const m = await this.fetch(bytesKey(cid))
       if (m) this.heads.set(m.key, m)
     }
     for (const cid of await this.store.tips(this.id)) {
-      const m = await this.fetch(toHex(cid))
+      const m = await this.fetch(bytesKey(cid))
       if (!m) continue
       let a = this.authors.get(m.author)
       if (!a) this.authors.set(m.author, (a = { seq: 0, tips: new Map() }))
@@ -109,7 +109,7 @@ export class LogIndex {
   }
 
   private async findStoredForks(author: string, a: AuthorState): Promise<void> {
-    const authorBytes = fromHex(author)
+    const authorBytes = keyBytes(author)
     let fromSeq = 1
     let last: StoredEvent | undefined
     for (;;) {
@@ -132,7 +132,7 @@ export class LogIndex {
   async fetch(key: string): Promise<EventMeta | undefined> {
     const hit = this.cache.get(key)
     if (hit) return hit
-    const s = await this.store.get(fromHex(key))
+    const s = await this.store.get(keyBytes(key))
     if (!s) return undefined
     if (s.log !== this.id) return { key, cid: s.cid, author: '', authorBytes: s.author, seq: s.seq, clock: s.clock, prev: null, parents: [], type: '', foreignLog: s.log }
     const m = metaOf(decodeEvent(s.bytes, { maxBytes: Math.max(1 << 20, s.bytes.length) }), key)

@@ -10,7 +10,7 @@
  *   buffer bounded per peer and enter as soon as what they wait for arrives.
  */
 import { CID } from 'multiformats/cid'
-import { toHex, fromHex } from '../dag/bytes.js'
+import { bytesKey, keyBytes, compareBytes } from '../dag/bytes.js'
 import { compareEvents } from '../dag/order.js'
 import { PendingBuffer } from '../dag/pending.js'
 import type { ForkEvidence } from '../dag/forks.js'
@@ -133,7 +133,7 @@ export class Log {
     this.maxSkew = init.maxClockSkewMs ?? 300_000
     this.index = new LogIndex(id, init.store, init.metaCacheSize ?? 65_536)
     this.pending = new PendingBuffer(init.pendingPerPeer ?? 16_384)
-    this.me = toHex(init.identity.publicKey)
+    this.me = bytesKey(init.identity.publicKey)
   }
 
   // --- serialization and lifecycle ---------------------------------------------------------
@@ -213,7 +213,7 @@ export class Log {
 
   /** Per author did, the highest seq held. */
   versionVector(): Promise<Map<string, number>> {
-    return this.run(async () => new Map([...this.index.authors].map(([a, s]) => [publicKeyToDid(fromHex(a)), s.seq])))
+    return this.run(async () => new Map([...this.index.authors].map(([a, s]) => [publicKeyToDid(keyBytes(a)), s.seq])))
   }
 
   /** For `log:` logs, membership as of the current heads; undefined for open string logs. */
@@ -417,10 +417,10 @@ export class Log {
     // The other event at this seq is found lazily by the audit; record what we know now.
     void this.store.byAuthor(this.id, meta.authorBytes, { fromSeq: meta.seq, limit: 8 }).then(
       (same) => {
-        const other = same.find((s) => s.seq === meta.seq && toHex(s.cid) !== meta.key)
+        const other = same.find((s) => s.seq === meta.seq && bytesKey(s.cid) !== meta.key)
         if (!other) return
-        const [a, b] = toHex(other.cid) < meta.key ? [other.cid, meta.cid] : [meta.cid, other.cid]
-        if (!this.index.forks.some((f) => f.author === meta.author && f.seq === meta.seq && toHex(f.b) === toHex(b))) {
+        const [a, b] = compareBytes(other.cid, meta.cid) < 0 ? [other.cid, meta.cid] : [meta.cid, other.cid]
+        if (!this.index.forks.some((f) => f.author === meta.author && f.seq === meta.seq && bytesKey(f.b) === bytesKey(b))) {
           this.index.forks.push({ author: meta.author, seq: meta.seq, a, b })
         }
       },
@@ -471,7 +471,7 @@ export class Log {
         reject(i, new FutureError(`event time ${event.time} is more than ${this.maxSkew} ms ahead`), event.cid)
         continue
       }
-      const key = toHex(event.cid.bytes)
+      const key = bytesKey(event.cid.bytes)
       const known = candidates.get(key) ?? this.pending.get(key)?.value
       if (known) {
         if (event.sig && !known.event.sig) known.event.sig = event.sig
@@ -483,7 +483,7 @@ export class Log {
       candidates.set(key, { key, event, meta: metaOf(event, key), authentic: false, slot: i })
     }
     // Already stored: a duplicate, nothing to do.
-    const held = await Promise.all([...candidates.keys()].map(async (k) => (this.index.cached(k) !== undefined || (await this.store.has(fromHex(k)))) as boolean))
+    const held = await Promise.all([...candidates.keys()].map(async (k) => (this.index.cached(k) !== undefined || (await this.store.has(keyBytes(k)))) as boolean))
     let n = 0
     for (const [k, c] of [...candidates]) {
       if (!held[n++]) continue

@@ -3,7 +3,7 @@
  * to the byte arrays it is given (no copies): callers must not mutate them afterwards.
  */
 import { ClosedError } from '../errors.js'
-import { toHex, compareBytes } from '../dag/bytes.js'
+import { bytesKey, compareBytes } from '../dag/bytes.js'
 import { insertOrdered, indexAfter } from '../dag/order.js'
 import {
   DEFAULT_PAGE,
@@ -51,22 +51,22 @@ class MemoryStore implements EventStore {
     this.check()
     checkBatch(events)
     for (const e of events) {
-      const key = toHex(e.cid)
+      const key = bytesKey(e.cid)
       if (this.events.has(key)) continue
       const stored: StoredEvent = { cid: e.cid, bytes: e.bytes, log: e.log, author: e.author, seq: e.seq, clock: e.clock }
       if (e.sig !== undefined) stored.sig = e.sig
       this.events.set(key, stored)
       const idx = this.index(e.log)
       insertOrdered(idx.order, stored)
-      for (const p of e.parents) idx.heads.delete(toHex(p))
+      for (const p of e.parents) idx.heads.delete(bytesKey(p))
       if (e.prev !== null) {
-        const pk = toHex(e.prev)
+        const pk = bytesKey(e.prev)
         idx.heads.delete(pk)
         idx.tips.delete(pk)
       }
       idx.heads.set(key, e.cid)
       idx.tips.set(key, e.cid)
-      const ak = toHex(e.author)
+      const ak = bytesKey(e.author)
       let chain = idx.byAuthor.get(ak)
       if (chain === undefined) idx.byAuthor.set(ak, (chain = []))
       insertBySeq(chain, stored)
@@ -75,12 +75,12 @@ class MemoryStore implements EventStore {
 
   async get(cid: Uint8Array): Promise<StoredEvent | undefined> {
     this.check()
-    return this.events.get(toHex(cid))
+    return this.events.get(bytesKey(cid))
   }
 
   async has(cid: Uint8Array): Promise<boolean> {
     this.check()
-    return this.events.has(toHex(cid))
+    return this.events.has(bytesKey(cid))
   }
 
   async heads(log: string): Promise<Uint8Array[]> {
@@ -102,7 +102,7 @@ class MemoryStore implements EventStore {
 
   async byAuthor(log: string, author: Uint8Array, options: AuthorScanOptions = {}): Promise<StoredEvent[]> {
     this.check()
-    const chain = this.logsById.get(log)?.byAuthor.get(toHex(author)) ?? []
+    const chain = this.logsById.get(log)?.byAuthor.get(bytesKey(author)) ?? []
     const fromSeq = options.fromSeq ?? 1
     let lo = 0
     let hi = chain.length
