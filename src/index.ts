@@ -68,7 +68,7 @@ export { foldMembership, type MembershipState } from './log/membership.js'
 
 // Logs and the client
 export { createXSync, type XSyncClient, type XSyncInit, type CreateLogInit } from './log/client.js'
-export { Log, MAX_UNSIGNED_RUN, type LogEvent, type IngestResult, type IngestStatus, type IngestOptions, type EventsOptions } from './log/log.js'
+export { Log, MAX_UNSIGNED_RUN, type LogFork, type LogEvent, type IngestResult, type IngestStatus, type IngestOptions, type EventsOptions } from './log/log.js'
 
 // The DAG
 export { compareEvents, sortEvents, insertOrdered, type Ordered } from './dag/order.js'

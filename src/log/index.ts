@@ -29,5 +29,5 @@ export {
 } from './codec.js'
 export { MEMBERS_ADD, MEMBERS_REMOVE, type GenesisBody, type MembersBody, type LogPolicy } from './event-types.js'
 export { foldMembership, authorizationProblem, type MembershipState } from './membership.js'
-export { Log, MAX_UNSIGNED_RUN, type LogEvent, type IngestResult, type IngestStatus, type IngestOptions, type EventsOptions } from './log.js'
+export { Log, MAX_UNSIGNED_RUN, type LogFork, type LogEvent, type IngestResult, type IngestStatus, type IngestOptions, type EventsOptions } from './log.js'
 export { createXSync, type XSyncClient, type XSyncInit, type CreateLogInit } from './client.js'

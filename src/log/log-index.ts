@@ -23,6 +23,9 @@ export interface EventMeta extends DagNode {
   foreignLog?: string
 }
 
+/** Joins keys in a membership set; keys are one char per byte (≤ U+00FF), so U+0100 never occurs in one. */
+const MSET_SEP = '\u0100'
+
 export interface AuthorState {
   seq: number
   tips: Map<string, EventMeta>
@@ -152,34 +155,42 @@ export class LogIndex {
   /** The membership set of an event from its links' sets (and itself, if it is a membership event). */
   msetFor(m: EventMeta, links: readonly (EventMeta | undefined)[]): string {
     const parts = new Set<string>()
-    for (const l of links) if (l?.mset) for (const k of l.mset.split(',')) if (k) parts.add(k)
+    for (const l of links) if (l?.mset) for (const k of l.mset.split(MSET_SEP)) if (k) parts.add(k)
     if (isMembershipType(m.type)) parts.add(m.key)
-    return [...parts].sort().join(',')
+    return [...parts].sort().join(MSET_SEP)
   }
 
   /** The membership state a causal set stands for. */
-  stateOf(mset: string, extra?: MembershipEvent): MembershipState | undefined {
-    const cacheKey = extra ? undefined : mset
-    if (cacheKey !== undefined && this.msetStates.has(cacheKey)) return this.msetStates.get(cacheKey)
+  stateOf(mset: string): MembershipState | undefined {
+    if (this.msetStates.has(mset)) return this.msetStates.get(mset)
     const events: MembershipEvent[] = []
-    for (const k of mset.split(',')) {
+    for (const k of mset.split(MSET_SEP)) {
       if (!k) continue
-      const e = this.membership.get(k) ?? (extra?.key === k ? extra : undefined)
+      const e = this.membership.get(k)
       if (e) events.push(e)
     }
     const state = foldMembership(events)
-    if (cacheKey !== undefined) this.msetStates.set(cacheKey, state)
+    this.msetStates.set(mset, state)
     return state
   }
 
-  /** Record an admitted event's membership set (and its body, if it changes membership). */
+  /** Record a committed event's membership set (and its body, if it changes membership). */
   addMembership(m: EventMeta, body: unknown): void {
     if (!this.certified) return
     if (m.mset === undefined) {
       m.mset = this.msetFor(m, [m.prev, ...m.parents].map((k) => (k === null ? undefined : (this.cache.get(k) ?? this.lookupMset(k)))))
     }
     this.msets.set(m.key, m.mset)
-    if (isMembershipType(m.type)) this.membership.set(m.key, { key: m.key, cid: m.cid, clock: m.clock, type: m.type, body })
+    this.registerMembership(m, body)
+  }
+
+  /**
+   * Make a membership event's body known as soon as it is admitted, so later events of the same
+   * batch that have it in their causal past see it. Keyed by CID: an entry whose batch then fails
+   * to commit is never referenced by a stored event's set.
+   */
+  registerMembership(m: EventMeta, body: unknown): void {
+    if (this.certified && isMembershipType(m.type)) this.membership.set(m.key, { key: m.key, cid: m.cid, clock: m.clock, type: m.type, body })
   }
 
   private lookupMset(k: string): EventMeta | undefined {
@@ -195,8 +206,8 @@ export class LogIndex {
   currentMembership(): MembershipState | undefined {
     if (!this.certified) return undefined
     const parts = new Set<string>()
-    for (const h of this.heads.values()) for (const k of (h.mset ?? this.msets.get(h.key) ?? '').split(',')) if (k) parts.add(k)
-    return this.stateOf([...parts].sort().join(','))
+    for (const h of this.heads.values()) for (const k of (h.mset ?? this.msets.get(h.key) ?? '').split(MSET_SEP)) if (k) parts.add(k)
+    return this.stateOf([...parts].sort().join(MSET_SEP))
   }
 
   /** Apply a committed batch to heads and tips. */

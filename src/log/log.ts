@@ -13,7 +13,6 @@ import { CID } from 'multiformats/cid'
 import { bytesKey, keyBytes, compareBytes } from '../dag/bytes.js'
 import { compareEvents } from '../dag/order.js'
 import { PendingBuffer } from '../dag/pending.js'
-import type { ForkEvidence } from '../dag/forks.js'
 import type { EventPut, EventStore, StoredEvent, OrderPosition } from '../stores/event-store.js'
 import {
   DEFAULT_MAX_EVENT_BYTES,
@@ -48,6 +47,14 @@ import { publicKeyToDid, type Identity } from './identity.js'
 /** A decoded event of a log, with its signature if it carried one. */
 export interface LogEvent<B = unknown> extends DecodedEvent<B> {
   sig?: Uint8Array
+}
+
+/** Signed evidence that an author equivocated: two events at one seq. */
+export interface LogFork {
+  author: string
+  seq: number
+  a: CID
+  b: CID
 }
 
 export type IngestStatus = 'stored' | 'duplicate' | 'pending' | 'rejected'
@@ -206,9 +213,11 @@ export class Log {
     return () => this.listeners.delete(fn)
   }
 
-  /** Forks seen so far: two authentic events by one author at one seq. */
-  forks(): Promise<ForkEvidence[]> {
-    return this.run(async () => [...this.index.forks])
+  /** Forks seen so far: two authentic events by one author (a did) at one seq, CIDs sorted by bytes. */
+  forks(): Promise<LogFork[]> {
+    return this.run(async () =>
+      this.index.forks.map((f) => ({ author: publicKeyToDid(keyBytes(f.author)), seq: f.seq, a: eventCidFromBytes(f.a), b: eventCidFromBytes(f.b) })),
+    )
   }
 
   /** Per author did, the highest seq held. */
@@ -371,6 +380,7 @@ export class Log {
           return new DecodeError('membership body must be { writers: did[], admins: did[] }')
         }
       }
+      this.index.registerMembership(meta, event.body)
     }
     return undefined
   }
@@ -483,7 +493,15 @@ export class Log {
       candidates.set(key, { key, event, meta: metaOf(event, key), authentic: false, slot: i })
     }
     // Already stored: a duplicate, nothing to do.
-    const held = await Promise.all([...candidates.keys()].map(async (k) => (this.index.cached(k) !== undefined || (await this.store.has(keyBytes(k)))) as boolean))
+    // An event past its author's highest known seq cannot be stored yet: skip the store lookup.
+    const held = await Promise.all(
+      [...candidates.values()].map(async (c) => {
+        if (this.index.cached(c.key) !== undefined) return true
+        const a = this.index.authors.get(c.meta.author)
+        if (a === undefined || c.meta.seq > a.seq) return false
+        return this.store.has(keyBytes(c.key))
+      }),
+    )
     let n = 0
     for (const [k, c] of [...candidates]) {
       if (!held[n++]) continue
@@ -587,8 +605,9 @@ function linksOfMeta(m: EventMeta): string[] {
   return m.prev === null || m.parents.includes(m.prev) ? m.parents : [...m.parents, m.prev]
 }
 
+/** The total order on candidates; their metas carry `clock` and `cid` bytes, as `compareEvents` wants. */
 function byOrder(a: Candidate, b: Candidate): number {
-  return compareEvents({ clock: a.event.clock, cid: a.event.cid.bytes }, { clock: b.event.clock, cid: b.event.cid.bytes })
+  return compareEvents(a.meta, b.meta)
 }
 
 function eventCidFromString(s: string): CID {

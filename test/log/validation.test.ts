@@ -144,10 +144,35 @@ describe('validation - forks', () => {
     await new Promise((r) => setTimeout(r, 10))
     const forks = await a.log('f').forks()
     expect(forks).toHaveLength(1)
-    expect(forks[0].seq).toBe(1)
-    const pair = [forks[0].a, forks[0].b].map((c) => Buffer.from(c).toString('hex')).sort()
-    expect(pair).toEqual([x.cid.bytes, y.cid.bytes].map((c) => Buffer.from(c).toString('hex')).sort())
+    expect(forks[0]).toMatchObject({ author: id.did, seq: 1 })
+    const pair = [forks[0].a, forks[0].b].map(String)
+    expect([...pair].sort()).toEqual([x.cid, y.cid].map(String).sort())
+    expect(Buffer.compare(forks[0].a.bytes, forks[0].b.bytes)).toBeLessThan(0)
     await a.close()
     await b.close()
+  })
+})
+
+describe('validation - membership in one batch', () => {
+  it('genesis, an add and the new writer’s event arrive in one ingest, in any order, and all go in', async () => {
+    const admin = await createXSync()
+    const writer = await createXSync()
+    const log = await admin.createLog()
+    await log.addMembers({ writers: [writer.did] })
+    const history = []
+    for await (const e of log.events()) history.push(e)
+    await writer.log(log.id).ingest(wire(history))
+    const mine = await writer.log(log.id).appendBatch([{ type: 'app.note', body: 1 }, { type: 'app.note', body: 2 }])
+    const everything = wire([...history, ...mine])
+    for (const order of [everything, [...everything].reverse(), [everything[3], everything[0], everything[2], everything[1]]]) {
+      const fresh = await createXSync()
+      const r = await fresh.log(log.id).ingest(order)
+      expect(r.every((x) => x.status === 'stored' || x.status === 'pending')).toBe(true)
+      expect(await fresh.log(log.id).count()).toBe(4)
+      expect(fresh.log(log.id).pendingCount).toBe(0)
+      await fresh.close()
+    }
+    await admin.close()
+    await writer.close()
   })
 })
