@@ -21,34 +21,43 @@ async function state(client: XSyncClient, id: string) {
 }
 
 /** Build a random multi-author DAG by appending and gossiping between a few writers. */
-async function randomDag(steps: { writer: number; batch: number; gossip: number[] }[], writers: number) {
+async function randomDag(steps: { writer: number; batch: number; gossip: number[] }[], writers: number, certified = false) {
   const clients = await Promise.all(Array.from({ length: writers }, () => createXSync()))
   const all: LogEvent[] = []
+  let id = 'dag'
+  if (certified) {
+    // A members log: the first client creates it with every client as a writer.
+    const log = await clients[0].createLog({ writers: clients.map((c) => c.did) })
+    id = log.id
+    for await (const e of log.events()) all.push(e)
+    for (const c of clients.slice(1)) await c.log(id).ingest(wire(all))
+  }
   for (const s of steps) {
     const w = clients[s.writer % writers]
     const made = s.batch > 1
-      ? await w.log('dag').appendBatch(Array.from({ length: s.batch }, (_, i) => ({ type: 'app.t', body: { i, s: s.writer } })))
-      : [await w.log('dag').append('app.t', { s: s.writer })]
+      ? await w.log(id).appendBatch(Array.from({ length: s.batch }, (_, i) => ({ type: 'app.t', body: { i, s: s.writer } })))
+      : [await w.log(id).append('app.t', { s: s.writer })]
     all.push(...made)
     for (const g of s.gossip) {
       if (g % writers === s.writer % writers) continue
-      await clients[g % writers].log('dag').ingest(wire(made))
+      await clients[g % writers].log(id).ingest(wire(made))
     }
   }
   await Promise.all(clients.map((c) => c.close()))
-  return all
+  return { id, all }
 }
 
 describe('properties - convergence', () => {
-  it('random multi-author DAGs ingested in random orders and batch splits give the same order and heads', async () => {
+  it('random multi-author DAGs (open or members logs) ingested in random orders and batch splits give the same order and heads', async () => {
     const step = fc.record({ writer: fc.nat(3), batch: fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 6 })), gossip: fc.array(fc.nat(3), { maxLength: 2 }) })
     await fc.assert(
       fc.asyncProperty(
         fc.array(step, { minLength: 1, maxLength: 14 }),
         fc.integer({ min: 2, max: 4 }),
+        fc.boolean(),
         fc.array(fc.tuple(fc.array(fc.nat(), { minLength: 40, maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 20 })), { minLength: 2, maxLength: 3 }),
-        async (steps, writers, copies) => {
-          const events = await randomDag(steps, writers)
+        async (steps, writers, certified, copies) => {
+          const { id, all: events } = await randomDag(steps, writers, certified)
           const results = []
           for (const [shuffleKeys, splits] of copies) {
             // A deterministic shuffle from the generated keys, then random batch sizes.
@@ -58,12 +67,12 @@ describe('properties - convergence', () => {
             let s = 0
             while (i < order.length) {
               const n = splits[s++ % splits.length]
-              await copy.log('dag').ingest(wire(order.slice(i, i + n)))
+              await copy.log(id).ingest(wire(order.slice(i, i + n)))
               i += n
             }
-            expect(copy.log('dag').pendingCount).toBe(0)
-            expect(await copy.log('dag').count()).toBe(events.length)
-            results.push(await state(copy, 'dag'))
+            expect(copy.log(id).pendingCount).toBe(0)
+            expect(await copy.log(id).count()).toBe(events.length)
+            results.push(await state(copy, id))
             await copy.close()
           }
           for (const r of results.slice(1)) expect(r).toEqual(results[0])
