@@ -212,6 +212,7 @@ export class LogIndex {
 
   /** Apply a committed batch to heads and tips. */
   commit(metas: readonly EventMeta[]): void {
+    this.headList = undefined
     for (const m of metas) {
       for (const p of m.parents) this.heads.delete(p)
       if (m.prev !== null) this.heads.delete(m.prev)
@@ -225,9 +226,14 @@ export class LogIndex {
     }
   }
 
-  /** Head CIDs sorted by bytes. */
+  private headList: CID[] | undefined
+
+  /** Head CIDs sorted by bytes (cached until the next commit; callers must not mutate it). */
   headCids(): CID[] {
-    return [...this.heads.values()].sort((a, b) => compareBytes(a.cid, b.cid)).map((m) => eventCidFromBytes(m.cid))
+    if (this.headList === undefined) {
+      this.headList = [...this.heads.values()].sort((a, b) => compareBytes(a.cid, b.cid)).map((m) => eventCidFromBytes(m.cid))
+    }
+    return this.headList
   }
 
   didOf(m: EventMeta): string {

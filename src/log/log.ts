@@ -17,6 +17,7 @@ import type { EventPut, EventStore, StoredEvent, OrderPosition } from '../stores
 import {
   DEFAULT_MAX_EVENT_BYTES,
   GENESIS_TYPE,
+  MAX_PARENTS,
   decodeEvent,
   encodeEvent,
   eventCidFromBytes,
@@ -169,7 +170,7 @@ export class Log {
 
   /** Head CIDs, sorted by bytes. */
   heads(): Promise<CID[]> {
-    return this.run(async () => this.index.headCids())
+    return this.run(async () => [...this.index.headCids()])
   }
 
   /** The event with this CID, if this log holds it. */
@@ -278,7 +279,7 @@ export class Log {
     const own = this.index.authors.get(this.me)
     let prevMeta: EventMeta | undefined
     if (own) for (const t of own.tips.values()) if (!prevMeta || t.seq > prevMeta.seq) prevMeta = t
-    let parents = this.index.headCids()
+    let parents = this.index.headCids().slice(0, MAX_PARENTS)
     let clock = 1
     for (const h of this.index.heads.values()) if (h.clock >= clock) clock = h.clock + 1
     if (prevMeta && prevMeta.clock >= clock) clock = prevMeta.clock + 1
@@ -403,12 +404,17 @@ export class Log {
       return p
     })
     await this.store.putBatch(puts)
+    // An author already at or past this seq (stored, or earlier in this batch) has forked.
+    const batchSeq = new Map<string, number>()
+    const forked: EventMeta[] = []
     for (const { meta, event } of batch) {
-      const a = this.index.authors.get(meta.author)
-      if (a && a.seq >= meta.seq) this.recordFork(meta)
+      const seen = Math.max(this.index.authors.get(meta.author)?.seq ?? 0, batchSeq.get(meta.author) ?? 0)
+      if (seen >= meta.seq) forked.push(meta)
+      if (meta.seq > (batchSeq.get(meta.author) ?? 0)) batchSeq.set(meta.author, meta.seq)
       this.index.addMembership(meta, event.body)
-      this.index.commit([meta])
     }
+    this.index.commit(batch.map((b) => b.meta))
+    for (const meta of forked) await this.recordFork(meta)
     for (const { event } of batch) {
       for (const fn of this.listeners) {
         try {
@@ -423,19 +429,15 @@ export class Log {
     }
   }
 
-  private recordFork(meta: EventMeta): void {
-    // The other event at this seq is found lazily by the audit; record what we know now.
-    void this.store.byAuthor(this.id, meta.authorBytes, { fromSeq: meta.seq, limit: 8 }).then(
-      (same) => {
-        const other = same.find((s) => s.seq === meta.seq && bytesKey(s.cid) !== meta.key)
-        if (!other) return
-        const [a, b] = compareBytes(other.cid, meta.cid) < 0 ? [other.cid, meta.cid] : [meta.cid, other.cid]
-        if (!this.index.forks.some((f) => f.author === meta.author && f.seq === meta.seq && bytesKey(f.b) === bytesKey(b))) {
-          this.index.forks.push({ author: meta.author, seq: meta.seq, a, b })
-        }
-      },
-      () => undefined,
-    )
+  /** Find the other event at a forked seq (rare: only equivocating authors pay for it). */
+  private async recordFork(meta: EventMeta): Promise<void> {
+    const same = await this.store.byAuthor(this.id, meta.authorBytes, { fromSeq: meta.seq, limit: 8 })
+    for (const other of same) {
+      if (other.seq !== meta.seq || bytesKey(other.cid) === meta.key) continue
+      const [a, b] = compareBytes(other.cid, meta.cid) < 0 ? [other.cid, meta.cid] : [meta.cid, other.cid]
+      const known = this.index.forks.some((f) => f.author === meta.author && f.seq === meta.seq && bytesKey(f.a) === bytesKey(a) && bytesKey(f.b) === bytesKey(b))
+      if (!known) this.index.forks.push({ author: meta.author, seq: meta.seq, a, b })
+    }
   }
 
   // --- ingest --------------------------------------------------------------------------------
