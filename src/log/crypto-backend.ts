@@ -2,7 +2,9 @@
  * Ed25519 and SHA-256 behind one small interface, with three backends:
  * - `node`: `node:crypto` (sync sign; verify on libuv's pool, so many verifies use both cores);
  * - `webcrypto`: WebCrypto `Ed25519` (browsers, Deno, Node);
- * - `noble`: `@noble/ed25519`, pure JS, everywhere.
+ * - `noble`: `@noble/ed25519`, pure JS, everywhere;
+ * - `sodium`: libsodium through the optional `sodium-native` addon (Node), about twice the sign
+ *   rate of node:crypto; the default in Node when it loads.
  * Every backend passes the RFC 8032 vectors and verifies the others' signatures (test/log).
  *
  * `node:crypto` is reached through `process.getBuiltinModule` (Node ≥ 20.16), never imported, so
@@ -15,16 +17,34 @@ import { sha256 as nobleSha256, sha512 as nobleSha512 } from '@noble/hashes/sha2
 noble.hashes.sha512 = nobleSha512
 
 type NodeCrypto = typeof import('node:crypto')
-const nodeCrypto: NodeCrypto | undefined = (() => {
+function builtin<T>(id: string): T | undefined {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
   try {
-    return proc?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined
+    return proc?.getBuiltinModule?.(id) as T | undefined
+  } catch {
+    return undefined
+  }
+}
+const nodeCrypto = builtin<NodeCrypto>('node:crypto')
+
+/** The part of sodium-native we use. */
+interface Sodium {
+  crypto_sign_seed_keypair(pk: Uint8Array, sk: Uint8Array, seed: Uint8Array): void
+  crypto_sign_detached(sig: Uint8Array, msg: Uint8Array, sk: Uint8Array): void
+  crypto_sign_verify_detached(sig: Uint8Array, msg: Uint8Array, pk: Uint8Array): boolean
+}
+/** Loaded through `createRequire`, invisible to bundlers, absent wherever the addon is. */
+const sodium: Sodium | undefined = (() => {
+  const mod = builtin<typeof import('node:module')>('node:module')
+  if (!mod) return undefined
+  try {
+    return mod.createRequire(import.meta.url)('sodium-native') as Sodium
   } catch {
     return undefined
   }
 })()
 
-export type BackendName = 'node' | 'webcrypto' | 'noble'
+export type BackendName = 'node' | 'webcrypto' | 'noble' | 'sodium'
 
 /** A signing key bound to a backend; created once per identity so key parsing is not per call. */
 export interface Signer {
@@ -139,10 +159,33 @@ const nobleBackend: SigningBackend = {
   },
 }
 
+function makeSodiumBackend(na: Sodium): SigningBackend {
+  return {
+    name: 'sodium',
+    async signer(seed) {
+      checkKeyLength(seed, 32, 'secret key')
+      const publicKey = new Uint8Array(32)
+      const secretKey = new Uint8Array(64)
+      na.crypto_sign_seed_keypair(publicKey, secretKey, seed)
+      const signSync = (m: Uint8Array): Uint8Array => {
+        const sig = new Uint8Array(64)
+        na.crypto_sign_detached(sig, m, secretKey)
+        return sig
+      }
+      return { publicKey, signSync, sign: async (m) => signSync(m) }
+    },
+    async verify(publicKey, message, signature) {
+      if (publicKey.length !== 32 || signature.length !== 64) return false
+      return na.crypto_sign_verify_detached(signature, message, publicKey)
+    },
+  }
+}
+
 const subtle: SubtleCrypto | undefined = (globalThis as { crypto?: Crypto }).crypto?.subtle
 
 /** The named backend, or undefined where this platform lacks it. */
 export function signingBackend(name: BackendName): SigningBackend | undefined {
+  if (name === 'sodium') return sodium ? makeSodiumBackend(sodium) : undefined
   if (name === 'node') return nodeCrypto ? makeNodeBackend(nodeCrypto) : undefined
   if (name === 'webcrypto') return subtle ? makeWebCryptoBackend(subtle) : undefined
   return nobleBackend
@@ -150,11 +193,13 @@ export function signingBackend(name: BackendName): SigningBackend | undefined {
 
 let defaultBackend: SigningBackend | undefined
 /**
- * The platform's native Ed25519: `node:crypto` in Node, WebCrypto where it supports Ed25519,
- * otherwise noble. The WebCrypto probe is async, so the first call may take a moment.
+ * The fastest Ed25519 here: libsodium (sodium-native) in Node when installed, else `node:crypto`;
+ * WebCrypto where it supports Ed25519; otherwise noble. The WebCrypto probe is async, so the
+ * first call may take a moment.
  */
 export async function defaultSigningBackend(): Promise<SigningBackend> {
   if (defaultBackend) return defaultBackend
+  if (sodium) return (defaultBackend = makeSodiumBackend(sodium))
   if (nodeCrypto) return (defaultBackend = makeNodeBackend(nodeCrypto))
   if (subtle) {
     try {

@@ -6,7 +6,7 @@ import { fromHex, toHex } from '../../src/dag/bytes.js'
 const vectors = JSON.parse(readFileSync(new URL('../fixtures/rfc8032-ed25519.json', import.meta.url), 'utf8')) as {
   cases: { name: string; secretKey: string; publicKey: string; message: string; signature: string }[]
 }
-const names: BackendName[] = ['node', 'webcrypto', 'noble']
+const names: BackendName[] = ['sodium', 'node', 'webcrypto', 'noble']
 
 describe('crypto-backend - RFC 8032 vectors', () => {
   for (const name of names) {

@@ -30,7 +30,7 @@ describe('identity - did:key', () => {
     const id = await generateIdentity()
     const exported = exportIdentity(id)
     expect(exported.secretKey.length).toBe(32)
-    for (const name of ['node', 'webcrypto', 'noble'] as const) {
+    for (const name of ['sodium', 'node', 'webcrypto', 'noble'] as const) {
       const again = await identityFromSecretKey(exported.secretKey, { backend: signingBackend(name)! })
       expect(again.did).toBe(id.did)
       const msg = new Uint8Array([1, 2, 3])
