@@ -17,6 +17,7 @@ import { Digest } from 'multiformats/hashes/digest'
 import { equalBytes, compareBytes, utf8 } from '../dag/bytes.js'
 import { sha256 } from './crypto-backend.js'
 import { DecodeError, TooLargeError } from './errors.js'
+import { allocBytes } from './slab.js'
 
 export const EVENT_VERSION = 1
 /** @default 1 MiB: an encoded event larger than this is `TOO_LARGE`, checked before decoding. */
@@ -179,7 +180,7 @@ export function encodeEvent(fields: EventFields): { bytes: Uint8Array; cid: CID 
     KEY.clock.length + headLength(fields.clock) +
     KEY.author.length + 2 + 32 +
     KEY.parents.length + headLength(fields.parents.length) + fields.parents.length * CID_LINK_LENGTH
-  const out = new Uint8Array(n)
+  const out = allocBytes(n)
   let p = 0
   out[p++] = 0xaa // map(10)
   out.set(KEY.v, p), (p += KEY.v.length)
@@ -234,7 +235,7 @@ const CID_PREFIX = Uint8Array.from([0x01, DAG_CBOR, SHA2_256, 32])
 
 /** The CID of an event's bytes. */
 export function cidOf(bytes: Uint8Array): CID {
-  const cidBytes = new Uint8Array(36)
+  const cidBytes = allocBytes(36)
   cidBytes.set(CID_PREFIX)
   cidBytes.set(sha256(bytes), 4)
   return eventCidFromBytes(cidBytes)
@@ -338,7 +339,9 @@ class Reader {
       this.fail('link is not a dag-cbor sha2-256 CIDv1')
     }
     this.pos += CID_LINK_LENGTH
-    return eventCidFromBytes(b.slice(p + 5, p + CID_LINK_LENGTH))
+    const cidBytes = allocBytes(36)
+    cidBytes.set(b.subarray(p + 5, p + CID_LINK_LENGTH))
+    return eventCidFromBytes(cidBytes)
   }
 }
 
@@ -398,7 +401,8 @@ export function decodeEvent<B = unknown>(bytes: Uint8Array, options: DecodeOptio
     r.key(KEY.author)
     if (r.head(2) !== 32) r.fail('author must be 32 bytes')
     r.need(32)
-    const author = bytes.slice(r.pos, r.pos + 32)
+    const author = allocBytes(32)
+    author.set(bytes.subarray(r.pos, r.pos + 32))
     r.pos += 32
     r.key(KEY.parents)
     const count = r.head(4)

@@ -496,18 +496,15 @@ export class Log {
       candidates.set(key, { key, event, meta: metaOf(event, key), authentic: false, slot: i })
     }
     // Already stored: a duplicate, nothing to do.
-    // An event past its author's highest known seq cannot be stored yet: skip the store lookup.
-    const held = await Promise.all(
-      [...candidates.values()].map(async (c) => {
-        if (this.index.cached(c.key) !== undefined) return true
-        const a = this.index.authors.get(c.meta.author)
-        if (a === undefined || c.meta.seq > a.seq) return false
-        return this.store.has(keyBytes(c.key))
-      }),
-    )
-    let n = 0
+    // Already stored: a duplicate, nothing to do. An event past its author's highest known seq
+    // cannot be stored yet, so only the others cost a store lookup.
     for (const [k, c] of [...candidates]) {
-      if (!held[n++]) continue
+      let held = this.index.cached(k) !== undefined
+      if (!held) {
+        const a = this.index.authors.get(c.meta.author)
+        held = a !== undefined && c.meta.seq <= a.seq && (await this.store.has(keyBytes(k)))
+      }
+      if (!held) continue
       if (c.slot >= 0) results[c.slot] = { status: 'duplicate', cid: c.event.cid }
       candidates.delete(k)
       this.pending.remove(k)
