@@ -73,7 +73,11 @@ export function utf8Length(s: string): number {
  * in a Map; not for display (use `toHex`). `keyBytes` inverts it.
  */
 export function bytesKey(bytes: Uint8Array): string {
-  return String.fromCharCode.apply(null, bytes as unknown as number[])
+  // apply() passes the bytes as arguments: fine for keys, chunked for anything long.
+  if (bytes.length <= 256) return String.fromCharCode.apply(null, bytes as unknown as number[])
+  let s = ''
+  for (let i = 0; i < bytes.length; i += 256) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 256) as unknown as number[])
+  return s
 }
 
 export function keyBytes(key: string): Uint8Array {
