@@ -1,0 +1,109 @@
+/**
+ * `stateflow audit verify --store <path> [--log <id>] [--json] [--strict]`: re-check every log
+ * of a store from its bytes (see verify-log.ts for the rules) and report what is wrong.
+ *
+ * Text output: one line per finding, `<log> <cid> <CODE> <message>` (`-` for log-wide findings;
+ * `FORK` lines name the first CID and both CIDs in the message), then a line per log and a
+ * summary. `--json`: one JSON document `{ store, kind, ok, exitCode, summary, logs, findings }`.
+ *
+ * Exit codes: 0 clean (warnings and forks are listed but do not fail), 1 any integrity error,
+ * 2 usage or a store/log that does not exist, 3 forks and nothing worse with `--strict`.
+ */
+import { defaultSigningBackend, type SigningBackend } from '../log/crypto-backend.js'
+import { StateFlowError } from '../errors.js'
+import { EXIT_FORKS, EXIT_INTEGRITY, EXIT_OK, EXIT_USAGE, quoteLog, withoutCode, type Output } from './io.js'
+import { openStore } from './open-store.js'
+import { verifyLog, type Finding, type LogReport } from './verify-log.js'
+
+export interface AuditVerifyOptions {
+  store: string
+  /** Only this log. @default every log */
+  log?: string
+  json?: boolean
+  /** Exit 3 when forks are found (and no integrity error). */
+  strict?: boolean
+  /** @default the platform's native backend */
+  backend?: SigningBackend
+  /** Events per store page. @default 1024 */
+  pageSize?: number
+}
+
+export interface VerifySummary {
+  logs: number
+  events: number
+  errors: number
+  warnings: number
+  forks: number
+}
+
+export async function auditVerify(options: AuditVerifyOptions, io: Output): Promise<number> {
+  const { store, kind, path } = await openStore(options.store)
+  try {
+    const all = await store.logs()
+    if (options.log !== undefined && !all.includes(options.log)) {
+      io.err(`stateflow: no log ${JSON.stringify(options.log)} in ${path}`)
+      return EXIT_USAGE
+    }
+    const backend = options.backend ?? (await defaultSigningBackend())
+    const reports: LogReport[] = []
+    for (const log of options.log !== undefined ? [options.log] : all) {
+      try {
+        reports.push(await verifyLog(store, log, { backend, ...(options.pageSize ? { pageSize: options.pageSize } : {}) }))
+      } catch (err) {
+        // The medium itself failed its checks (an SQLite page, an fs frame): the log cannot be read.
+        if (!(err instanceof StateFlowError && err.code === 'CORRUPT')) throw err
+        const finding: Finding = { log, code: 'CORRUPT', severity: 'error', message: withoutCode(err) }
+        reports.push({ log, events: 0, heads: [], headsChecked: false, errors: 1, warnings: 0, forks: 0, findings: [finding] })
+      }
+    }
+    const summary = summarize(reports)
+    const exitCode = summary.errors > 0 ? EXIT_INTEGRITY : options.strict && summary.forks > 0 ? EXIT_FORKS : EXIT_OK
+    const findings = reports.flatMap((r) => r.findings)
+    if (options.json) {
+      io.out(
+        JSON.stringify({
+          store: path,
+          kind,
+          ok: summary.errors === 0,
+          exitCode,
+          summary,
+          logs: reports.map(({ findings: _f, ...r }) => r),
+          findings,
+        }),
+      )
+      return exitCode
+    }
+    for (const f of findings) io.out(findingLine(f))
+    io.out(`audit verify ${path} (${kind})`)
+    for (const r of reports) {
+      const note = r.headsChecked ? '' : ' (heads not compared: undecodable events)'
+      io.out(`  ${quoteLog(r.log)}: ${plural(r.events, 'event')}, ${plural(r.errors, 'error')}, ${plural(r.warnings, 'warning')}, ${plural(r.forks, 'fork')}${note}`)
+    }
+    const verdict = summary.errors > 0 ? 'FAILED' : summary.forks > 0 ? 'ok, with forks' : 'ok'
+    io.out(`logs ${summary.logs}, events ${summary.events}, errors ${summary.errors}, warnings ${summary.warnings}, forks ${summary.forks}: ${verdict}`)
+    return exitCode
+  } finally {
+    await store.close()
+  }
+}
+
+export function summarize(reports: readonly LogReport[]): VerifySummary {
+  const s: VerifySummary = { logs: reports.length, events: 0, errors: 0, warnings: 0, forks: 0 }
+  for (const r of reports) {
+    s.events += r.events
+    s.errors += r.errors
+    s.warnings += r.warnings
+    s.forks += r.forks
+  }
+  return s
+}
+
+/** `<log> <cid> <CODE> <message>`; warnings say so in the message. */
+export function findingLine(f: Finding): string {
+  const message = f.severity === 'warning' ? `(warning) ${f.message}` : f.message
+  return `${quoteLog(f.log)} ${f.cid ?? '-'} ${f.code} ${message}`
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
