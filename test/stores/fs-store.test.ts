@@ -7,8 +7,8 @@ import { fsStore } from '../../src/stores/fs-store.js'
 import { crc32, crc32Portable } from '../../src/stores/crc32.js'
 import { SEGMENT_HEADER_BYTES, readFrame } from '../../src/stores/fs-segment.js'
 import { eventStoreSuite } from '../conformance/event-store/index.js'
-import { crashSuite } from '../conformance/event-store/crash.js'
-import { tornTailSuite } from '../conformance/event-store/torn-tail.js'
+import type { CrashFixture } from '../conformance/event-store/crash.js'
+import type { TornTailFixture } from '../conformance/event-store/torn-tail.js'
 import { syntheticDag } from '../conformance/event-store/synthetic.js'
 
 const dirs: string[] = []
@@ -55,23 +55,12 @@ function randomBytes(rand: () => number, n: number): Uint8Array {
 // Small segments so every suite also crosses segment boundaries.
 const SMALL = { maxSegmentBytes: 4096 }
 
-eventStoreSuite({
-  name: 'fsStore',
-  capabilities: { durable: true },
-  async setup() {
-    const dir = tempDir()
-    return { store: fsStore(dir, SMALL), reopen: async () => fsStore(dir, SMALL) }
-  },
-  async teardown() {
-    removeTemps()
-  },
-})
 
 // A crash batch is ~20 KB: 64 KiB segments roll over every few batches, so kills also land in
 // segment creation.
 const CRASH_INIT = { maxSegmentBytes: 64 * 1024 }
 
-crashSuite({
+const crash: CrashFixture = {
   name: 'fsStore',
   async location() {
     return tempDir()
@@ -83,14 +72,14 @@ crashSuite({
     return fsStore(dir, CRASH_INIT)
   },
   child: { module: fileURLToPath(new URL('../../src/stores/fs-store.ts', import.meta.url)), exportName: 'fsStore', init: CRASH_INIT },
-})
+}
 
 // The torn-tail suite writes 6 batches of ~7 KB: 16 KiB segments hold two records each, so the
 // last segment has a record before the last one.
 const TORN = { maxSegmentBytes: 16 * 1024 }
 const last = (dir: string): string => segments(dir).at(-1)!
 
-tornTailSuite({
+const tornTail: TornTailFixture = {
   name: 'fsStore',
   async location() {
     return tempDir()
@@ -161,7 +150,7 @@ tornTailSuite({
       writeFileSync(first, buf)
     },
   },
-})
+}
 
 describe('fsStore - files', () => {
   it('a torn tail is cut from the file itself, and the next append follows the last good record', async () => {
@@ -252,3 +241,17 @@ function randomBytesSeeded(n: number): Uint8Array {
   let x = 12345
   return Uint8Array.from({ length: n }, () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24)
 }
+
+eventStoreSuite({
+  name: 'fsStore',
+  capabilities: { durable: true, crashSafe: true },
+  crash,
+  tornTail,
+  async setup() {
+    const dir = tempDir()
+    return { store: fsStore(dir, SMALL), reopen: async () => fsStore(dir, SMALL) }
+  },
+  async teardown() {
+    removeTemps()
+  },
+})

@@ -26,7 +26,7 @@ function rawOpen(factory: IDBFactory, name: string, version: number, stores: str
 
 eventStoreSuite({
   name: 'indexedDbStore',
-  capabilities: { durable: true },
+  capabilities: { durable: true, crashSafe: false },
   async setup() {
     const { factory, name } = freshLocation()
     return {

@@ -3,7 +3,7 @@ import { eventStoreSuite } from '../conformance/event-store/index.js'
 
 eventStoreSuite({
   name: 'memoryStore',
-  capabilities: { durable: false },
+  capabilities: { durable: false, crashSafe: false },
   async setup() {
     return { store: memoryStore() }
   },

@@ -6,8 +6,8 @@ import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { sqliteStore } from '../../src/stores/sqlite-store.js'
 import { eventStoreSuite } from '../conformance/event-store/index.js'
-import { crashSuite } from '../conformance/event-store/crash.js'
-import { tornTailSuite } from '../conformance/event-store/torn-tail.js'
+import type { CrashFixture } from '../conformance/event-store/crash.js'
+import type { TornTailFixture } from '../conformance/event-store/torn-tail.js'
 import { syntheticDag } from '../conformance/event-store/synthetic.js'
 
 const dirs: string[] = []
@@ -20,19 +20,8 @@ function removeTemps(): void {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
 }
 
-eventStoreSuite({
-  name: 'sqliteStore',
-  capabilities: { durable: true },
-  async setup() {
-    const path = tempPath()
-    return { store: sqliteStore(path), reopen: async () => sqliteStore(path) }
-  },
-  async teardown() {
-    removeTemps()
-  },
-})
 
-crashSuite({
+const crash: CrashFixture = {
   name: 'sqliteStore',
   async location() {
     return tempPath()
@@ -44,7 +33,7 @@ crashSuite({
     return sqliteStore(path)
   },
   child: { module: fileURLToPath(new URL('../../src/stores/sqlite-store.ts', import.meta.url)), exportName: 'sqliteStore' },
-})
+}
 
 function randomBytes(rand: () => number, n: number): Uint8Array {
   return Uint8Array.from({ length: n }, () => Math.floor(rand() * 256))
@@ -59,7 +48,7 @@ function wal(path: string): string {
 
 let copies = 0
 
-tornTailSuite({
+const tornTail: TornTailFixture = {
   name: 'sqliteStore',
   async location() {
     return tempPath()
@@ -94,7 +83,7 @@ tornTailSuite({
     'file cut in half': (path) => truncateSync(path, Math.floor(statSync(path).size / 2)),
     'file cut to a few bytes': (path) => truncateSync(path, 50),
   },
-})
+}
 
 describe('sqliteStore - files', () => {
   it('refuses an SQLite file that is not a stateflow store with CORRUPT', async () => {
@@ -122,4 +111,18 @@ describe('sqliteStore - files', () => {
       removeTemps()
     }
   })
+})
+
+eventStoreSuite({
+  name: 'sqliteStore',
+  capabilities: { durable: true, crashSafe: true },
+  crash,
+  tornTail,
+  async setup() {
+    const path = tempPath()
+    return { store: sqliteStore(path), reopen: async () => sqliteStore(path) }
+  },
+  async teardown() {
+    removeTemps()
+  },
 })
