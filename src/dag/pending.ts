@@ -12,6 +12,8 @@ export interface PendingEntry<T> {
   value: T
 }
 
+const NONE: readonly never[] = []
+
 export type AddResult = 'added' | 'duplicate' | 'overflow'
 
 export class PendingBuffer<T> {
@@ -53,9 +55,9 @@ export class PendingBuffer<T> {
   }
 
   /** Entries waiting on `key` (their dependency may now be satisfied). */
-  waitingOn(key: string): PendingEntry<T>[] {
+  waitingOn(key: string): readonly PendingEntry<T>[] {
     const s = this.waiters.get(key)
-    if (!s) return []
+    if (!s) return NONE
     return [...s].map((k) => this.entries.get(k)!).filter(Boolean)
   }
 

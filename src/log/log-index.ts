@@ -4,7 +4,7 @@
  * be rebuilt from the store; it only saves decoding events again and again.
  */
 import type { CID } from 'multiformats/cid'
-import { keyBytes, bytesKey, compareBytes } from '../dag/bytes.js'
+import { keyBytes, bytesKey, compareBytes, equalBytes } from '../dag/bytes.js'
 import type { DagNode } from '../dag/node.js'
 import type { ForkEvidence } from '../dag/forks.js'
 import type { EventStore, StoredEvent } from '../stores/event-store.js'
@@ -56,11 +56,22 @@ class Lru<V> {
   }
 }
 
+// Runs of events by one author are the norm: remember the last author's key.
+let lastAuthor: Uint8Array = new Uint8Array(0)
+let lastAuthorKey = ''
+function authorKey(author: Uint8Array): string {
+  if (!equalBytes(author, lastAuthor)) {
+    lastAuthor = author
+    lastAuthorKey = bytesKey(author)
+  }
+  return lastAuthorKey
+}
+
 export function metaOf(e: DecodedEvent, key = bytesKey(e.cid.bytes)): EventMeta {
   return {
     key,
     cid: e.cid.bytes,
-    author: bytesKey(e.author),
+    author: authorKey(e.author),
     authorBytes: e.author,
     seq: e.seq,
     clock: e.clock,

@@ -91,7 +91,7 @@ export interface LogInit {
   maxClockSkewMs?: number
   /** Pending events held per sending peer; past it, `PENDING_OVERFLOW`. @default 16384 */
   pendingPerPeer?: number
-  /** Event metadata kept in memory per log. @default 65536 */
+  /** Event metadata kept in memory per log (links of new events are almost always recent). @default 16384 */
   metaCacheSize?: number
 }
 
@@ -139,7 +139,7 @@ export class Log {
     this.now = init.now
     this.maxEventBytes = init.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES
     this.maxSkew = init.maxClockSkewMs ?? 300_000
-    this.index = new LogIndex(id, init.store, init.metaCacheSize ?? 65_536)
+    this.index = new LogIndex(id, init.store, init.metaCacheSize ?? 16_384)
     this.pending = new PendingBuffer(init.pendingPerPeer ?? 16_384)
     this.me = bytesKey(init.identity.publicKey)
   }
