@@ -1,16 +1,21 @@
 /**
  * `stateflow audit verify --store <path> [--log <id>] [--json] [--strict]`: re-check every log
- * of a store from its bytes (see verify-log.ts for the rules) and report what is wrong.
+ * of a store from its bytes (see verify-log.ts for the rules) and report what is wrong. The store
+ * is opened read-only (open-store.ts): the audit never changes what it audits.
  *
  * Text output: one line per finding, `<log> <cid> <CODE> <message>` (`-` for log-wide findings;
- * `FORK` lines name the first CID and both CIDs in the message), then a line per log and a
- * summary. `--json`: one JSON document `{ store, kind, ok, exitCode, summary, logs, findings }`.
+ * `FORK` lines name the first CID and both CIDs in the message; store-wide findings such as
+ * `TORN_TAIL` come first, with `-` for the log too), then a line per log and a summary.
+ * `--json`: one JSON document `{ store, kind, ok, exitCode, summary, logs, findings }`; a
+ * store-wide finding has `log: ''`.
  *
  * Exit codes: 0 clean (warnings and forks are listed but do not fail), 1 any integrity error,
  * 2 usage or a store/log that does not exist, 3 forks and nothing worse with `--strict`.
  */
+import { join } from 'node:path'
 import { defaultSigningBackend, type SigningBackend } from '../log/crypto-backend.js'
 import { StateFlowError } from '../errors.js'
+import type { TornTailInfo } from '../stores/fs-store.js'
 import { EXIT_FORKS, EXIT_INTEGRITY, EXIT_OK, EXIT_USAGE, quoteLog, withoutCode, type Output } from './io.js'
 import { openStore } from './open-store.js'
 import { verifyLog, type Finding, type LogReport } from './verify-log.js'
@@ -37,7 +42,7 @@ export interface VerifySummary {
 }
 
 export async function auditVerify(options: AuditVerifyOptions, io: Output): Promise<number> {
-  const { store, kind, path } = await openStore(options.store)
+  const { store, kind, path, tornTails } = await openStore(options.store)
   try {
     const all = await store.logs()
     if (options.log !== undefined && !all.includes(options.log)) {
@@ -56,9 +61,11 @@ export async function auditVerify(options: AuditVerifyOptions, io: Output): Prom
         reports.push({ log, events: 0, heads: [], headsChecked: false, errors: 1, warnings: 0, forks: 0, findings: [finding] })
       }
     }
+    const storeFindings = tornTails.map((t) => tornTailFinding(path, t))
     const summary = summarize(reports)
+    summary.warnings += storeFindings.length
     const exitCode = summary.errors > 0 ? EXIT_INTEGRITY : options.strict && summary.forks > 0 ? EXIT_FORKS : EXIT_OK
-    const findings = reports.flatMap((r) => r.findings)
+    const findings = [...storeFindings, ...reports.flatMap((r) => r.findings)]
     if (options.json) {
       io.out(
         JSON.stringify({
@@ -98,10 +105,29 @@ export function summarize(reports: readonly LogReport[]): VerifySummary {
   return s
 }
 
-/** `<log> <cid> <CODE> <message>`; warnings say so in the message. */
+/**
+ * A torn tail the read-only fs store left on disk: a write cut short before it was acknowledged,
+ * so a warning, not an error. A read-write open of the store would cut these bytes off.
+ */
+export function tornTailFinding(storePath: string, t: TornTailInfo): Finding {
+  const segment = join(storePath, t.segment)
+  const bytes = `${t.bytes} byte${t.bytes === 1 ? '' : 's'}`
+  const what = t.at === 0 ? `the segment's ${bytes} are not a whole header (cut while it was being created)` : `${bytes} from byte ${t.at} to the end are not a whole record`
+  return {
+    log: '',
+    code: 'TORN_TAIL',
+    severity: 'warning',
+    message: `${segment}: ${what}: a write interrupted before it was acknowledged. Not read, left on disk (a read-write open cuts them)`,
+    segment,
+    at: t.at,
+    bytes: t.bytes,
+  }
+}
+
+/** `<log> <cid> <CODE> <message>` (`-` for no log or no CID); warnings say so in the message. */
 export function findingLine(f: Finding): string {
   const message = f.severity === 'warning' ? `(warning) ${f.message}` : f.message
-  return `${quoteLog(f.log)} ${f.cid ?? '-'} ${f.code} ${message}`
+  return `${f.log === '' ? '-' : quoteLog(f.log)} ${f.cid ?? '-'} ${f.code} ${message}`
 }
 
 function plural(n: number, word: string): string {

@@ -1,8 +1,10 @@
 /**
- * Open the store a `--store <path>` names, without ever creating one:
- * - a path ending in `.db`, `.sqlite` or `.sqlite3` is an SQLite store (`sqliteStore(path)`), and
- *   must be an existing file that is an SQLite database;
- * - an existing directory holding segment files is an fs store (`fsStore(dir)`);
+ * Open the store a `--store <path>` names, read-only, without ever creating or changing one:
+ * - a path ending in `.db`, `.sqlite` or `.sqlite3` is an SQLite store
+ *   (`sqliteStore(path, { readOnly: true })`), and must be an existing file that is an SQLite
+ *   database;
+ * - an existing directory holding segment files is an fs store (`fsStore(dir, { readOnly: true })`);
+ *   a torn tail at the end of its last segment is left on disk and listed in `tornTails`;
  * - anything else (a missing path, another kind of file) is an `OpenStoreError` (exit code 2).
  *
  * The Node-only stores are imported on demand, so `--help` and usage errors never load
@@ -11,6 +13,7 @@
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync, type Stats } from 'node:fs'
 import { resolve } from 'node:path'
 import type { EventStore } from '../stores/event-store.js'
+import type { TornTailInfo } from '../stores/fs-store.js'
 import { OpenStoreError } from './io.js'
 
 export type StoreKind = 'sqlite' | 'fs'
@@ -20,6 +23,8 @@ export interface OpenedStore {
   kind: StoreKind
   /** The absolute path opened. */
   path: string
+  /** fs stores: bytes at the end of the last segment that are not a whole record (left on disk, not read). */
+  tornTails: TornTailInfo[]
 }
 
 const SQLITE_EXTENSIONS = ['.db', '.sqlite', '.sqlite3']
@@ -57,16 +62,17 @@ export function storeKindOf(path: string): StoreKind {
   )
 }
 
-/** Open the store at `path` (see the module comment). */
+/** Open the store at `path` read-only (see the module comment). */
 export async function openStore(path: string): Promise<OpenedStore> {
   const kind = storeKindOf(path)
   const abs = resolve(path)
+  const tornTails: TornTailInfo[] = []
   if (kind === 'sqlite') {
     const { sqliteStore } = await import('../stores/sqlite-store.js')
-    return { store: sqliteStore(abs), kind, path: abs }
+    return { store: sqliteStore(abs, { readOnly: true }), kind, path: abs, tornTails }
   }
   const { fsStore } = await import('../stores/fs-store.js')
-  return { store: fsStore(abs), kind, path: abs }
+  return { store: fsStore(abs, { readOnly: true, onTornTail: (t) => void tornTails.push(t) }), kind, path: abs, tornTails }
 }
 
 function statOrUndefined(path: string): Stats | undefined {
@@ -79,9 +85,10 @@ function statOrUndefined(path: string): Stats | undefined {
 
 /**
  * Why `path` is not a stateflow SQLite store, or undefined if it may be one: the SQLite header
- * and our application id, or an empty main file whose content still sits in the WAL (a store
- * whose writer was killed before a checkpoint). Checked here because opening an SQLite file
- * without a schema would create one.
+ * and our application id (0 in the main file's header while the schema is still only in the
+ * WAL, for a store whose writer was killed before a checkpoint). An empty main file next to a
+ * WAL is let through: the read-only store refuses it as `CORRUPT` (exit 1) without opening it,
+ * since SQLite would discard that WAL.
  */
 function sqliteProblem(path: string, stats: Stats): string | undefined {
   const wal = existsSync(`${path}-wal`)

@@ -42,7 +42,9 @@ present in the same log (MISSING, PARENT_LOG), the seq/prev chain (SEQ), clocks 
 signatures or coverage by a later signature of the same author (SIGNATURE; a run of more than
 256 unsigned events is an UNSIGNED_RUN warning), membership of log:<cid> logs in each event's
 causal past (UNAUTHORIZED), and the store's heads, author tips and count (HEADS, TIPS, COUNT).
-Forks (two events by one author at one seq) are listed as FORK with both CIDs.
+Forks (two events by one author at one seq) are listed as FORK with both CIDs. An fs store whose
+last segment ends in a partial record (a write interrupted before it was acknowledged) gets a
+TORN_TAIL warning. The store is opened read-only: the audit never changes it.
 
 Prints one line per finding, '<log> <cid> <CODE> <message>', then a summary.
 

@@ -41,6 +41,9 @@ import type { EventStore, StoredEvent } from '../stores/event-store.js'
  * - `UNSIGNED_RUN`: one signature covers more than `MAX_UNSIGNED_RUN` unsigned events (warning);
  * - `HEADS`, `TIPS`, `COUNT`: the store's heads, author tips or count differ from the events';
  * - `CORRUPT`: the medium failed its own checks while the log was read (reported by audit-verify);
+ * - `TORN_TAIL`: the fs store's last segment ends in bytes that are not a whole record, an
+ *   interrupted write that was never acknowledged; left on disk and not read (warning, store-wide,
+ *   reported by audit-verify);
  * - `FORK`: two authentic events by one author at one seq (evidence, not corruption).
  */
 export type FindingCode =
@@ -60,12 +63,14 @@ export type FindingCode =
   | 'TIPS'
   | 'COUNT'
   | 'CORRUPT'
+  | 'TORN_TAIL'
   | 'FORK'
 
 /** `error`: the store holds something no valid log could; `warning`: allowed but suspicious; `fork`: evidence. */
 export type Severity = 'error' | 'warning' | 'fork'
 
 export interface Finding {
+  /** The log concerned; `''` (never a log id) for store-wide findings (`TORN_TAIL`). */
   log: string
   /** The event concerned (a fork's first CID by bytes); absent for log-wide findings. */
   cid?: string
@@ -76,6 +81,10 @@ export interface Finding {
   author?: string
   seq?: number
   cids?: [string, string]
+  /** `TORN_TAIL`: the segment file's path, where the torn bytes start, and how many there are. */
+  segment?: string
+  at?: number
+  bytes?: number
 }
 
 export interface LogReport {

@@ -10,13 +10,17 @@
  *   one after it, or in any earlier segment, is `CORRUPT`: a crash cannot explain it.
  * - Memory holds the indexes (CID, position, clock, seq, heads, tips), not the event bytes; reads
  *   fetch bytes from the segment files, one read per run of neighbouring events.
+ * - Read-only mode (`{ readOnly: true }`, what the audit CLI uses) opens every segment for reading
+ *   and never writes, creates or truncates a file: a torn tail is left on disk, reading stops at
+ *   the last valid frame, and `onTornTail` is told where the torn bytes are. What is `CORRUPT`
+ *   read-write is `CORRUPT` read-only too.
  *
  * One process per directory: nothing stops a second writer, and two would interleave frames.
  * Nothing is ever compacted: meta records that were overwritten stay in the files.
  */
-import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs'
+import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { ClosedError, CorruptError } from '../errors.js'
+import { ClosedError, CorruptError, InvalidArgumentError, NotFoundError } from '../errors.js'
 import { compareBytes, toHex } from '../dag/bytes.js'
 import { indexAfter, insertOrdered, sortEvents } from '../dag/order.js'
 import {
@@ -57,6 +61,32 @@ export interface FsStoreInit {
    * @default 67108864 (64 MiB)
    */
   maxSegmentBytes?: number
+  /**
+   * Open an existing store for reading only, as an audit must: the directory and segments are
+   * never created, every segment is opened read-only and nothing is written or truncated. A
+   * torn tail stays on disk (reading stops at the last valid frame and `onTornTail` is called);
+   * an empty or partial last segment left by a crash while it was created reads as empty.
+   * Damage a crash cannot explain is `CORRUPT`, as in read-write mode; a missing directory is
+   * `NOT_FOUND`. `putBatch`, `putMeta` and `deleteMeta` reject with `INVALID_ARGUMENT`.
+   * @default false
+   */
+  readOnly?: boolean
+  /**
+   * With `readOnly`, called while the store opens for bytes at the end of the last segment that
+   * are not a whole valid frame: an interrupted write that was never acknowledged, which a
+   * read-write open would cut off. Not called in read-write mode, which cuts them silently.
+   */
+  onTornTail?: (info: TornTailInfo) => void
+}
+
+/** Where a read-only open found a torn tail (see `FsStoreInit.onTornTail`). */
+export interface TornTailInfo {
+  /** The segment's file name in the store directory, e.g. `00000003.seg`. */
+  segment: string
+  /** File offset where the torn bytes start: the end of the last valid frame (0 for a segment whose header was never completed). */
+  at: number
+  /** How many bytes from `at` to the end of the file were not read. */
+  bytes: number
 }
 
 const DEFAULT_MAX_SEGMENT_BYTES = 64 * 1024 * 1024
@@ -128,6 +158,8 @@ class FsStore implements EventStore {
   /** One array per author key, shared by its entries. */
   private readonly authors = new Map<string, Uint8Array>()
   private readonly maxSegmentBytes: number
+  private readonly readOnly: boolean
+  private readonly onTornTail: ((info: TornTailInfo) => void) | undefined
   private closed = false
   /** While opening, entries are appended unsorted and sorted once at the end. */
   private loading = true
@@ -137,6 +169,8 @@ class FsStore implements EventStore {
     init: FsStoreInit,
   ) {
     this.maxSegmentBytes = init.maxSegmentBytes ?? DEFAULT_MAX_SEGMENT_BYTES
+    this.readOnly = init.readOnly === true
+    this.onTornTail = init.onTornTail
     try {
       this.load()
     } catch (err) {
@@ -146,7 +180,8 @@ class FsStore implements EventStore {
   }
 
   private load(): void {
-    mkdirSync(this.dir, { recursive: true })
+    if (this.readOnly) this.checkDir()
+    else mkdirSync(this.dir, { recursive: true })
     const names = readdirSync(this.dir)
       .filter((n) => SEGMENT_NAME.test(n))
       .sort()
@@ -154,7 +189,8 @@ class FsStore implements EventStore {
       if (name !== segmentName(i + 1)) throw new CorruptError(`fs store: segment ${segmentName(i + 1)} is missing from ${this.dir}`)
     })
     for (let i = 0; i < names.length; i++) this.loadSegment(names[i], i === names.length - 1)
-    if (this.segments.length === 0) this.addSegment()
+    // Read-only, a directory without segments is an empty store: nothing is created.
+    if (this.segments.length === 0 && !this.readOnly) this.addSegment()
     for (const idx of this.logsById.values()) {
       sortEvents(idx.order)
       for (const chain of idx.byAuthor.values()) chain.sort(compareBySeq)
@@ -162,15 +198,28 @@ class FsStore implements EventStore {
     this.loading = false
   }
 
+  /** Read-only: the directory must exist; it is never created. */
+  private checkDir(): void {
+    let isDir: boolean
+    try {
+      isDir = statSync(this.dir).isDirectory()
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`fs store: no store at ${this.dir}`)
+      throw err
+    }
+    if (!isDir) throw new InvalidArgumentError(`fs store: ${this.dir} is not a directory`)
+  }
+
   private loadSegment(name: string, last: boolean): void {
-    const fd = openSync(join(this.dir, name), last ? 'r+' : 'r')
+    const fd = openSync(join(this.dir, name), last && !this.readOnly ? 'r+' : 'r')
     const segment: Segment = { name, fd, size: 0 }
     this.segments.push(segment)
     const buf = readFileSync(fd)
     const header = encodeSegmentHeader()
     if (last && buf.length <= SEGMENT_HEADER_BYTES && !(buf.length === header.length && buf.every((b, i) => b === header[i]))) {
       // A crash while creating the segment: nothing was ever acknowledged in it.
-      this.rewrite(segment, header)
+      if (!this.readOnly) this.rewrite(segment, header)
+      else if (buf.length > 0) this.onTornTail?.({ segment: name, at: 0, bytes: buf.length })
       return
     }
     checkSegmentHeader(buf, name)
@@ -182,7 +231,11 @@ class FsStore implements EventStore {
         const next = findFrame(buf, at + 1)
         if (next >= 0) throw new CorruptError(`fs store: ${name} has a bad record at byte ${at} but a valid one at byte ${next}`)
         // A torn tail: the write that was cut was never acknowledged. Cut it off for good so the
-        // next append does not land behind garbage.
+        // next append does not land behind garbage; read-only, leave it and say where it is.
+        if (this.readOnly) {
+          this.onTornTail?.({ segment: name, at, bytes: buf.length - at })
+          break
+        }
         ftruncateSync(fd, at)
         fsyncSync(fd)
         break
@@ -309,6 +362,12 @@ class FsStore implements EventStore {
     if (this.closed) throw new ClosedError('fs store')
   }
 
+  /** Throws unless the store is open for writing. */
+  private checkWritable(): void {
+    this.check()
+    if (this.readOnly) throw new InvalidArgumentError('fs store: store opened read-only')
+  }
+
   private read(segment: number, at: number, length: number): Uint8Array {
     const out = new Uint8Array(length)
     for (let done = 0; done < length; ) {
@@ -352,7 +411,7 @@ class FsStore implements EventStore {
   }
 
   async putBatch(events: readonly EventPut[]): Promise<void> {
-    this.check()
+    this.checkWritable()
     checkBatch(events)
     const added: EventPut[] = []
     const seen = new Set<string>()
@@ -427,13 +486,13 @@ class FsStore implements EventStore {
   }
 
   async putMeta(key: string, value: Uint8Array): Promise<void> {
-    this.check()
+    this.checkWritable()
     this.append(encodeMetaPut(key, value))
     this.meta.set(key, value.slice())
   }
 
   async deleteMeta(key: string): Promise<void> {
-    this.check()
+    this.checkWritable()
     if (!this.meta.has(key)) return
     this.append(encodeMetaDelete(key))
     this.meta.delete(key)
@@ -458,8 +517,9 @@ function insertBySeq(chain: Entry[], e: Entry): void {
 
 /**
  * Open (or create) the fs store in `dir`. Opens synchronously: reads and verifies every segment,
- * cuts a torn tail, and throws `CORRUPT` on damage a crash cannot explain. Returned byte arrays
- * of one call may share a buffer: do not mutate them.
+ * cuts a torn tail (or, with `readOnly`, leaves it and reports it to `onTornTail`), and throws
+ * `CORRUPT` on damage a crash cannot explain. Returned byte arrays of one call may share a
+ * buffer: do not mutate them.
  */
 export function fsStore(dir: string, init: FsStoreInit = {}): EventStore {
   return new FsStore(dir, init)

@@ -12,9 +12,15 @@
  *   `(log_id, author_id, seq, cid)` index and the clustered key short. `logs.count` is kept per
  *   batch so `count()` is a lookup, not a scan.
  * - `heads` and `tips` are small tables written as net changes per batch (`link-changes.ts`).
+ *
+ * Read-only mode (`{ readOnly: true }`, what the audit CLI uses) opens the file with SQLite's
+ * read-only flag: no pragma is set, no schema is created, and every write method rejects with
+ * `INVALID_ARGUMENT`. It reads committed batches that still sit in the `-wal` file, as any
+ * reader does, and never writes to the database file or to an existing `-wal`.
  */
 import Database from 'better-sqlite3'
-import { ClosedError, CorruptError } from '../errors.js'
+import { existsSync, statSync } from 'node:fs'
+import { ClosedError, CorruptError, InvalidArgumentError, NotFoundError } from '../errors.js'
 import {
   DEFAULT_PAGE,
   eventStoreSymbol,
@@ -42,6 +48,18 @@ export interface SqliteStoreInit {
    * @default 'full'
    */
   synchronous?: 'normal' | 'full'
+  /**
+   * Open an existing store for reading only, as an audit must: the file is opened with SQLite's
+   * read-only flag, no pragma is written and no schema is created, so a file that is not a
+   * stateflow store is `CORRUPT` and a missing one is `NOT_FOUND`. `putBatch`, `putMeta` and
+   * `deleteMeta` reject with `INVALID_ARGUMENT` and write nothing; every read works, including
+   * of batches committed to the `-wal` file but not yet checkpointed. The database file and an
+   * existing `-wal` file are never written. SQLite still needs its `-shm` index (and a `-wal`
+   * file, possibly empty) next to a WAL database to read it, and creates them if they are
+   * missing. `synchronous` is ignored.
+   * @default false
+   */
+  readOnly?: boolean
 }
 
 /** `PRAGMA application_id` of a stateflow store ("SFE1"), so a foreign SQLite file is refused. */
@@ -119,6 +137,7 @@ function toStoreError(err: unknown): unknown {
 }
 
 function openDatabase(path: string, init: SqliteStoreInit): Database.Database {
+  if (init.readOnly) return openReadOnly(path)
   const db = new Database(path)
   try {
     // Reading the journal mode is the first read of the header: a non-database fails here.
@@ -139,11 +158,48 @@ function openDatabase(path: string, init: SqliteStoreInit): Database.Database {
         db.pragma(`application_id = ${APPLICATION_ID}`)
         db.pragma(`user_version = ${SCHEMA_VERSION}`)
       }).immediate()
-    } else if (appId !== APPLICATION_ID) {
-      throw new CorruptError(`sqlite store: ${path} is not a stateflow store (application_id ${appId})`)
-    } else if (version !== SCHEMA_VERSION) {
-      throw new CorruptError(`sqlite store: schema version ${version} is not ${SCHEMA_VERSION} (written by another release)`)
-    }
+    } else checkSchema(path, appId, version)
+    return db
+  } catch (err) {
+    db.close()
+    throw toStoreError(err)
+  }
+}
+
+function checkSchema(path: string, appId: number, version: number): void {
+  if (appId !== APPLICATION_ID) {
+    throw new CorruptError(`sqlite store: ${path} is not a stateflow store (application_id ${appId})`)
+  }
+  if (version !== SCHEMA_VERSION) {
+    throw new CorruptError(`sqlite store: schema version ${version} is not ${SCHEMA_VERSION} (written by another release)`)
+  }
+}
+
+/** `readOnly`: an existing store, opened with SQLite's read-only flag; only reads, no pragma writes. */
+function openReadOnly(path: string): Database.Database {
+  let size: number
+  try {
+    size = statSync(path).size
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`sqlite store: no store at ${path}`)
+    throw err
+  }
+  // SQLite deletes the -wal of an empty main file when it opens it, even read-only. A store
+  // always has its first page in the main file (setting WAL mode writes it), so an empty one
+  // holds no store: refuse it before SQLite touches anything.
+  if (size === 0) {
+    const wal = existsSync(`${path}-wal`)
+    throw new CorruptError(`sqlite store: ${path} is an empty file${wal ? ' next to a -wal file' : ''}, not a stateflow store`)
+  }
+  let db: Database.Database
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true })
+  } catch (err) {
+    throw toStoreError(err)
+  }
+  try {
+    // Reading a pragma is the first read of the header: a non-database fails here.
+    checkSchema(path, db.pragma('application_id', { simple: true }) as number, db.pragma('user_version', { simple: true }) as number)
     return db
   } catch (err) {
     db.close()
@@ -175,12 +231,21 @@ class SqliteStore implements EventStore {
   private readonly authorKeys = new Map<number, Uint8Array>()
   private readonly putTx: (events: readonly EventPut[]) => void
 
-  constructor(db: Database.Database) {
+  constructor(
+    db: Database.Database,
+    private readonly readOnly: boolean,
+  ) {
     this.db = db
     this.st = prepareAll(db)
     const tx = db.transaction((events: readonly EventPut[]) => this.write(events))
     // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading a read.
     this.putTx = (events) => tx.immediate(events)
+  }
+
+  /** Throws unless the store is open for writing. */
+  private checkWritable(): void {
+    if (this.db === undefined) throw new ClosedError('sqlite store')
+    if (this.readOnly) throw new InvalidArgumentError('sqlite store: store opened read-only')
   }
 
   /** Run `fn` on an open database, with SQLite integrity failures mapped to CORRUPT. */
@@ -288,7 +353,7 @@ class SqliteStore implements EventStore {
   }
 
   async putBatch(events: readonly EventPut[]): Promise<void> {
-    if (this.db === undefined) throw new ClosedError('sqlite store')
+    this.checkWritable()
     checkBatch(events)
     if (events.length === 0) return
     this.use(() => {
@@ -373,26 +438,30 @@ class SqliteStore implements EventStore {
   }
 
   async putMeta(key: string, value: Uint8Array): Promise<void> {
+    this.checkWritable()
     this.use(() => this.st.putMeta.run(key, value))
   }
 
   async deleteMeta(key: string): Promise<void> {
+    this.checkWritable()
     this.use(() => this.st.deleteMeta.run(key))
   }
 
   async close(): Promise<void> {
     const db = this.db
     this.db = undefined
-    // Closing checkpoints the WAL into the main file; a later open finds one file.
+    // Closing a read-write store checkpoints the WAL into the main file; a later open finds one
+    // file. A read-only connection cannot checkpoint and leaves the files as they are.
     db?.close()
   }
 }
 
 /**
- * Open (or create) the SQLite store at `path`. Opens synchronously; throws `CORRUPT` if the file
- * is not a stateflow store or SQLite finds it damaged. Returned byte arrays share buffers with
+ * Open (or create) the SQLite store at `path`; with `readOnly`, open an existing one without
+ * writing (`NOT_FOUND` if there is none). Opens synchronously; throws `CORRUPT` if the file is
+ * not a stateflow store or SQLite finds it damaged. Returned byte arrays share buffers with
  * each other (and an author's key is one array across results): do not mutate them.
  */
 export function sqliteStore(path: string, init: SqliteStoreInit = {}): EventStore {
-  return new SqliteStore(openDatabase(path, init))
+  return new SqliteStore(openDatabase(path, init), init.readOnly === true)
 }

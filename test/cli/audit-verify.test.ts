@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { appendFileSync, copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -12,6 +13,9 @@ import { exportIdentity, identityFromSecretKey } from '../../src/log/identity.js
 import { memoryStore } from '../../src/stores/memory-store.js'
 import { sqliteStore } from '../../src/stores/sqlite-store.js'
 import { fsStore } from '../../src/stores/fs-store.js'
+import { SEGMENT_HEADER_BYTES, readFrame } from '../../src/stores/fs-segment.js'
+import { auditInspect } from '../../src/cli/audit-inspect.js'
+import { auditExport } from '../../src/cli/audit-export.js'
 import { forge, generateIdentity, sync, tempDir, writeFixture, type Written } from './helpers.js'
 
 /** Verify in-process with --json and return the parsed document. */
@@ -330,5 +334,139 @@ describe('audit verify - signatures and chains (verifyLog on a memory store)', (
     expect(again.findings.map((f) => [f.cid, f.code])).toEqual([[late.cid, 'UNAUTHORIZED']])
     await writer.close()
     await admin.close()
+  })
+})
+
+/** sha256 of each named file that exists and is not empty (an empty SQLite -wal holds nothing). */
+function hashes(paths: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const p of paths) if (existsSync(p) && statSync(p).size > 0) out[p] = createHash('sha256').update(readFileSync(p)).digest('hex')
+  return out
+}
+
+/** Start offsets of the valid frames of one fs segment. */
+function frameStarts(path: string): number[] {
+  const buf = new Uint8Array(readFileSync(path))
+  const out: number[] = []
+  for (let at = SEGMENT_HEADER_BYTES; at < buf.length; ) {
+    const f = readFrame(buf, at)
+    if (f === undefined) break
+    out.push(at)
+    at = f.next
+  }
+  return out
+}
+
+/** Run inspect and export too: none of the audit commands may change the store. */
+async function inspectAndExport(store: string, log: string): Promise<void> {
+  expect(await auditInspect({ store, json: true }, bufferOutput())).toBe(EXIT_OK)
+  expect(await auditExport({ store, log }, bufferOutput())).toBe(EXIT_OK)
+}
+
+describe('audit verify - read-only on an fs store with a torn tail', () => {
+  let tmp: ReturnType<typeof tempDir>
+  let dir: string
+  let written: Written
+  let segment: string
+
+  beforeEach(async () => {
+    tmp = tempDir()
+    dir = join(tmp.dir, 'fs')
+    written = await writeFixture(fsStore(dir))
+    segment = join(dir, readdirSync(dir).filter((n) => n.endsWith('.seg')).sort().at(-1)!)
+  })
+  afterEach(() => tmp.cleanup())
+
+  it('garbage after the last record: a TORN_TAIL warning with segment, offset and bytes; exit 0; the segment stays byte-identical', async () => {
+    const good = statSync(segment).size
+    appendFileSync(segment, new Uint8Array(13).fill(0xab))
+    const before = hashes(readdirSync(dir).map((n) => join(dir, n)))
+
+    const { code, doc } = await verifyJson(dir)
+    expect(code).toBe(EXIT_OK)
+    expect(doc.ok).toBe(true)
+    expect(doc.summary).toEqual({ logs: 2, events: written.events, errors: 0, warnings: 1, forks: 0 })
+    expect(doc.findings).toEqual([
+      {
+        log: '',
+        code: 'TORN_TAIL',
+        severity: 'warning',
+        segment,
+        at: good,
+        bytes: 13,
+        message: `${segment}: 13 bytes from byte ${good} to the end are not a whole record: a write interrupted before it was acknowledged. Not read, left on disk (a read-write open cuts them)`,
+      },
+    ])
+
+    const text = bufferOutput()
+    expect(await run(['audit', 'verify', '--store', dir], text)).toBe(EXIT_OK)
+    expect(text.stdout[0]).toBe(`- - TORN_TAIL (warning) ${doc.findings[0].message}`)
+    expect(text.stdout.at(-1)).toBe(`logs 2, events ${written.events}, errors 0, warnings 1, forks 0: ok`)
+
+    await inspectAndExport(dir, written.chat)
+    expect(hashes(readdirSync(dir).map((n) => join(dir, n)))).toEqual(before)
+    expect(statSync(segment).size).toBe(good + 13)
+  })
+
+  it('damage inside the last batch is a TORN_TAIL warning, not silently cut: the bytes stay and every run reports it', async () => {
+    const start = frameStarts(segment).at(-1)!
+    const size = statSync(segment).size
+    const bytes = readFileSync(segment)
+    bytes[start + 12] ^= 0xff
+    writeFileSync(segment, bytes)
+    const before = hashes([segment])
+
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const { code, doc } = await verifyJson(dir)
+      expect(code).toBe(EXIT_OK)
+      expect(doc.findings).toHaveLength(1)
+      expect(doc.findings[0]).toMatchObject({ log: '', code: 'TORN_TAIL', severity: 'warning', segment, at: start, bytes: size - start })
+      expect(doc.summary).toMatchObject({ errors: 0, warnings: 1 })
+    }
+    expect(hashes([segment])).toEqual(before)
+  })
+})
+
+describe('audit verify - read-only on SQLite', () => {
+  let tmp: ReturnType<typeof tempDir>
+  let path: string
+  let written: Written
+
+  beforeEach(async () => {
+    tmp = tempDir()
+    path = join(tmp.dir, 'store.db')
+    written = await writeFixture(sqliteStore(path))
+  })
+  afterEach(() => tmp.cleanup())
+
+  it('batches still in the -wal (a writer killed before a checkpoint): verified, and .db and -wal stay byte-identical', async () => {
+    const writer = sqliteStore(path)
+    await forge(writer, { log: written.chat, author: written.identities.owner })
+    // What a kill -9 leaves: the main file and the -wal as they are, no -shm.
+    const crash = join(tmp.dir, 'crash.db')
+    copyFileSync(path, crash)
+    copyFileSync(`${path}-wal`, `${crash}-wal`)
+    await writer.close()
+    const files = [crash, `${crash}-wal`]
+    const before = hashes(files)
+    expect(Object.keys(before)).toEqual(files)
+
+    const { code, doc } = await verifyJson(crash)
+    expect(code).toBe(EXIT_OK)
+    expect(doc.findings).toEqual([])
+    expect(doc.summary.events).toBe(written.events + 1)
+    expect(await run(['audit', 'verify', '--store', crash], bufferOutput())).toBe(EXIT_OK)
+    await inspectAndExport(crash, written.chat)
+    expect(hashes(files)).toEqual(before)
+  })
+
+  it('a cleanly closed store: the .db stays byte-identical and no -wal content appears', async () => {
+    const files = [path, `${path}-wal`]
+    const before = hashes(files)
+    expect(Object.keys(before)).toEqual([path])
+    const { code } = await verifyJson(path)
+    expect(code).toBe(EXIT_OK)
+    await inspectAndExport(path, written.chat)
+    expect(hashes(files)).toEqual(before)
   })
 })

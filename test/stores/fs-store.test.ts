@@ -1,9 +1,11 @@
-import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { fsStore } from '../../src/stores/fs-store.js'
+import { fsStore, type TornTailInfo } from '../../src/stores/fs-store.js'
+import type { EventStore } from '../../src/stores/event-store.js'
 import { crc32, crc32Portable } from '../../src/stores/crc32.js'
 import { SEGMENT_HEADER_BYTES, readFrame } from '../../src/stores/fs-segment.js'
 import { eventStoreSuite } from '../conformance/event-store/index.js'
@@ -254,4 +256,245 @@ eventStoreSuite({
   async teardown() {
     removeTemps()
   },
+})
+
+/** A value with every byte array (Uint8Array or Buffer alike) as hex, for deep comparison. */
+function plain(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('hex')
+  if (Array.isArray(value)) return value.map(plain)
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]))
+  return value
+}
+
+/** Everything a store answers about its logs and the given meta keys, paging `scan` in small steps. */
+async function dump(store: EventStore, metaKeys: readonly string[]) {
+  const logs: Record<string, unknown> = {}
+  for (const log of await store.logs()) {
+    const events = []
+    for (let page = await store.scan(log, { limit: 7 }); page.length > 0; page = await store.scan(log, { after: page.at(-1)!, limit: 7 })) events.push(...page)
+    const first = events[0]
+    logs[log] = {
+      count: await store.count(log),
+      events,
+      heads: await store.heads(log),
+      tips: await store.tips(log),
+      byAuthor: await store.byAuthor(log, first.author, { fromSeq: 2 }),
+      get: await store.get(first.cid),
+      has: await store.has(first.cid),
+    }
+  }
+  const meta: Record<string, Uint8Array | undefined> = {}
+  for (const k of metaKeys) meta[k] = await store.getMeta(k)
+  return plain({ logs, meta })
+}
+
+/** Every file of the directory: size, mtime and a hash of its bytes. */
+function files(dir: string) {
+  const out: Record<string, { size: number; mtimeMs: number; sha256: string }> = {}
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name)
+    const { size, mtimeMs } = statSync(path)
+    out[name] = { size, mtimeMs, sha256: createHash('sha256').update(readFileSync(path)).digest('hex') }
+  }
+  return out
+}
+
+async function writeSample(store: EventStore): Promise<void> {
+  const a = syntheticDag({ events: 60, seed: 94 })
+  const b = syntheticDag({ log: 'other-log', events: 25, seed: 95 })
+  for (let i = 0; i < a.length; i += 20) await store.putBatch(a.slice(i, i + 20))
+  await store.putBatch(b)
+  await store.putMeta('kept', new Uint8Array([1, 2, 3]))
+  await store.putMeta('dropped', new Uint8Array([4]))
+  await store.deleteMeta('dropped')
+}
+const META_KEYS = ['kept', 'dropped', 'never']
+
+async function expectWritesRejected(store: EventStore): Promise<void> {
+  const [e] = syntheticDag({ events: 1, seed: 96 })
+  await expect(store.putBatch([e])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+  await expect(store.putBatch([])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+  await expect(store.putMeta('kept', new Uint8Array([9]))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+  await expect(store.deleteMeta('kept')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+  await expect(store.deleteMeta('never')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+  expect(await store.has(e.cid)).toBe(false)
+}
+
+/** A read-only open that records what it reports through `onTornTail`. */
+function openReadOnly(dir: string, init: { maxSegmentBytes?: number } = {}) {
+  const torn: TornTailInfo[] = []
+  const store = fsStore(dir, { ...init, readOnly: true, onTornTail: (t) => void torn.push(t) })
+  return { store, torn }
+}
+
+describe('fsStore - read-only', () => {
+  it('read-only - sees everything a read-write store wrote, across segments', async () => {
+    const dir = tempDir()
+    try {
+      const w = fsStore(dir, SMALL)
+      await writeSample(w)
+      const expected = await dump(w, META_KEYS)
+      await w.close()
+      expect(segments(dir).length).toBeGreaterThan(2)
+      const { store, torn } = openReadOnly(dir, SMALL)
+      expect(await store.logs()).toEqual(['other-log', 'test-log'])
+      expect(await store.count('test-log')).toBe(60)
+      expect(await dump(store, META_KEYS)).toEqual(expected)
+      expect(torn).toEqual([])
+      await store.close()
+    } finally {
+      removeTemps()
+    }
+  })
+
+  it('read-only - writes reject with INVALID_ARGUMENT; no file is written, created or cut; close is idempotent', async () => {
+    const dir = tempDir()
+    try {
+      const w = fsStore(dir, SMALL)
+      await writeSample(w)
+      await w.close()
+      const before = files(dir)
+      const { store } = openReadOnly(dir, SMALL)
+      await expectWritesRejected(store)
+      expect([...(await store.getMeta('kept'))!]).toEqual([1, 2, 3])
+      expect(await store.count('test-log')).toBe(60)
+      await store.close()
+      await store.close()
+      await expect(store.count('test-log')).rejects.toMatchObject({ code: 'CLOSED' })
+      await expect(store.putBatch([])).rejects.toMatchObject({ code: 'CLOSED' })
+      expect(files(dir)).toEqual(before)
+    } finally {
+      removeTemps()
+    }
+  })
+
+  it('read-only - a last record cut short stays on disk; reading stops before it and onTornTail names where it starts', async () => {
+    const dir = tempDir()
+    try {
+      const events = syntheticDag({ events: 40, seed: 97 })
+      const w = fsStore(dir)
+      await w.putBatch(events.slice(0, 25))
+      await w.putBatch(events.slice(25))
+      await w.close()
+      const [seg] = segments(dir)
+      const start = frames(seg).at(-1)!
+      const cut = start + 30
+      truncateSync(seg, cut)
+      const before = files(dir)
+
+      const { store, torn } = openReadOnly(dir)
+      expect(torn).toEqual([{ segment: '00000001.seg', at: start, bytes: 30 }])
+      expect(await store.count('test-log')).toBe(25)
+      expect(await store.has(events[25].cid)).toBe(false)
+      await expectWritesRejected(store)
+      await store.close()
+      // The torn bytes are still there, unchanged.
+      expect(files(dir)).toEqual(before)
+      expect(statSync(seg).size).toBe(cut)
+
+      // A read-write open still cuts them, as before.
+      const rw = fsStore(dir)
+      expect(statSync(seg).size).toBe(start)
+      expect(await rw.count('test-log')).toBe(25)
+      await rw.close()
+    } finally {
+      removeTemps()
+    }
+  })
+
+  it('read-only - garbage after the last record and a flipped byte inside it are torn tails too: reported, left on disk', async () => {
+    const dir = tempDir()
+    try {
+      const w = fsStore(dir, SMALL)
+      await writeSample(w)
+      await w.close()
+      const seg = last(dir)
+      const good = statSync(seg).size
+      const garbage = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+      appendFileSync(seg, garbage)
+      const before = files(dir)
+      const a = openReadOnly(dir, SMALL)
+      expect(a.torn).toEqual([{ segment: seg.slice(dir.length + 1), at: good, bytes: garbage.length }])
+      expect(await a.store.count('test-log')).toBe(60)
+      await a.store.close()
+      expect(files(dir)).toEqual(before)
+
+      // Damage inside the last record (the meta delete): dropped from what is read, never from disk.
+      const start = frames(seg).at(-1)!
+      flipByte(seg, start + 9)
+      const damaged = files(dir)
+      const b = openReadOnly(dir, SMALL)
+      expect(b.torn).toEqual([{ segment: seg.slice(dir.length + 1), at: start, bytes: good + garbage.length - start }])
+      // The meta delete is the record that was lost: 'dropped' reads as still set.
+      expect([...(await b.store.getMeta('dropped'))!]).toEqual([4])
+      await b.store.close()
+      expect(files(dir)).toEqual(damaged)
+    } finally {
+      removeTemps()
+    }
+  })
+
+  it('read-only - a last segment cut while being created reads as empty and is left as it is', async () => {
+    const dir = tempDir()
+    try {
+      const w = fsStore(dir)
+      await w.putBatch(syntheticDag({ events: 10, seed: 98 }))
+      await w.close()
+      writeFileSync(join(dir, '00000002.seg'), new Uint8Array([0x53, 0x46, 0x53]))
+      const before = files(dir)
+      const a = openReadOnly(dir)
+      expect(a.torn).toEqual([{ segment: '00000002.seg', at: 0, bytes: 3 }])
+      expect(await a.store.count('test-log')).toBe(10)
+      await a.store.close()
+      expect(files(dir)).toEqual(before)
+
+      // An empty one holds nothing torn: no report, still empty afterwards.
+      writeFileSync(join(dir, '00000002.seg'), new Uint8Array(0))
+      const empty = files(dir)
+      const b = openReadOnly(dir)
+      expect(b.torn).toEqual([])
+      expect(await b.store.count('test-log')).toBe(10)
+      await b.store.close()
+      expect(files(dir)).toEqual(empty)
+    } finally {
+      removeTemps()
+    }
+  })
+
+  it('read-only - damage a crash cannot explain is CORRUPT, as read-write, and nothing is changed', async () => {
+    const dir = tempDir()
+    try {
+      const w = fsStore(dir)
+      const events = syntheticDag({ events: 30, seed: 99 })
+      await w.putBatch(events.slice(0, 15))
+      await w.putBatch(events.slice(15))
+      await w.close()
+      const [seg] = segments(dir)
+      flipByte(seg, frames(seg)[0] + 20)
+      const before = files(dir)
+      const torn: TornTailInfo[] = []
+      expect(() => fsStore(dir, { readOnly: true, onTornTail: (t) => void torn.push(t) })).toThrow(expect.objectContaining({ code: 'CORRUPT' }))
+      expect(torn).toEqual([])
+      expect(files(dir)).toEqual(before)
+    } finally {
+      removeTemps()
+    }
+  })
+
+  it('read-only - a missing directory is NOT_FOUND and is not created; an empty one is an empty store and stays empty', async () => {
+    const dir = tempDir()
+    try {
+      expect(() => fsStore(dir, { readOnly: true })).toThrow(expect.objectContaining({ code: 'NOT_FOUND', name: 'NotFoundError' }))
+      expect(existsSync(dir)).toBe(false)
+      mkdirSync(dir)
+      const store = fsStore(dir, { readOnly: true })
+      expect(await store.logs()).toEqual([])
+      expect(await store.count('test-log')).toBe(0)
+      await expect(store.putMeta('k', new Uint8Array(1))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+      await store.close()
+      expect(readdirSync(dir)).toEqual([])
+    } finally {
+      removeTemps()
+    }
+  })
 })

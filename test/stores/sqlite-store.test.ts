@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -5,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { sqliteStore } from '../../src/stores/sqlite-store.js'
+import type { EventStore } from '../../src/stores/event-store.js'
 import { eventStoreSuite } from '../conformance/event-store/index.js'
 import type { CrashFixture } from '../conformance/event-store/crash.js'
 import type { TornTailFixture } from '../conformance/event-store/torn-tail.js'
@@ -125,4 +127,191 @@ eventStoreSuite({
   async teardown() {
     removeTemps()
   },
+})
+
+/** A value with every byte array (Uint8Array or Buffer alike) as hex, for deep comparison. */
+function plain(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('hex')
+  if (Array.isArray(value)) return value.map(plain)
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]))
+  return value
+}
+
+/** Everything a store answers about its logs and the given meta keys, paging `scan` in small steps. */
+async function dump(store: EventStore, metaKeys: readonly string[]) {
+  const logs: Record<string, unknown> = {}
+  for (const log of await store.logs()) {
+    const events = []
+    for (let page = await store.scan(log, { limit: 7 }); page.length > 0; page = await store.scan(log, { after: page.at(-1)!, limit: 7 })) events.push(...page)
+    const first = events[0]
+    logs[log] = {
+      count: await store.count(log),
+      events,
+      heads: await store.heads(log),
+      tips: await store.tips(log),
+      byAuthor: await store.byAuthor(log, first.author, { fromSeq: 2 }),
+      get: await store.get(first.cid),
+      has: await store.has(first.cid),
+    }
+  }
+  const meta: Record<string, Uint8Array | undefined> = {}
+  for (const k of metaKeys) meta[k] = await store.getMeta(k)
+  return plain({ logs, meta })
+}
+
+/**
+ * The bytes and mtime of the main file and of the -wal. A read-only SQLite connection to a WAL
+ * database creates an empty -wal (and a -shm) when there is none, so an empty -wal counts as none:
+ * it holds nothing and SQLite reads the two alike.
+ */
+function files(path: string) {
+  const one = (file: string) => {
+    if (!existsSync(file) || statSync(file).size === 0) return 'none'
+    const { size, mtimeMs } = statSync(file)
+    return { size, mtimeMs, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') }
+  }
+  return { db: one(path), wal: one(`${path}-wal`) }
+}
+
+async function writeSample(store: EventStore): Promise<void> {
+  const a = syntheticDag({ events: 60, seed: 91 })
+  const b = syntheticDag({ log: 'other-log', events: 25, seed: 92 })
+  for (let i = 0; i < a.length; i += 20) await store.putBatch(a.slice(i, i + 20))
+  await store.putBatch(b)
+  await store.putMeta('kept', new Uint8Array([1, 2, 3]))
+  await store.putMeta('dropped', new Uint8Array([4]))
+  await store.deleteMeta('dropped')
+}
+const META_KEYS = ['kept', 'dropped', 'never']
+
+async function expectWritesRejected(store: EventStore): Promise<void> {
+  const [e] = syntheticDag({ events: 1, seed: 93 })
+  await expect(store.putBatch([e])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+  await expect(store.putBatch([])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+  await expect(store.putMeta('kept', new Uint8Array([9]))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+  await expect(store.deleteMeta('kept')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+  expect(await store.has(e.cid)).toBe(false)
+  expect(await store.getMeta('kept')).toEqual(new Uint8Array([1, 2, 3]))
+}
+
+describe('sqliteStore - read-only', () => {
+  it('read-only - sees everything a read-write store wrote', async () => {
+    const path = tempPath()
+    try {
+      const w = sqliteStore(path)
+      await writeSample(w)
+      const expected = await dump(w, META_KEYS)
+      await w.close()
+      const r = sqliteStore(path, { readOnly: true })
+      expect(await r.logs()).toEqual(['other-log', 'test-log'])
+      expect(await r.count('test-log')).toBe(60)
+      expect(await dump(r, META_KEYS)).toEqual(expected)
+      await r.close()
+    } finally {
+      removeTemps()
+    }
+  })
+
+  it('read-only - writes reject with INVALID_ARGUMENT and the files keep their bytes; close is idempotent', async () => {
+    const path = tempPath()
+    try {
+      const w = sqliteStore(path)
+      await writeSample(w)
+      await w.close()
+      const before = files(path)
+      const r = sqliteStore(path, { readOnly: true })
+      await expectWritesRejected(r)
+      expect(await r.count('test-log')).toBe(60)
+      await r.close()
+      await r.close()
+      await expect(r.count('test-log')).rejects.toMatchObject({ code: 'CLOSED' })
+      await expect(r.putMeta('k', new Uint8Array(1))).rejects.toMatchObject({ code: 'CLOSED' })
+      expect(files(path)).toEqual(before)
+    } finally {
+      removeTemps()
+    }
+  })
+
+  it('read-only - reads batches committed to the -wal but never checkpointed, and leaves .db and -wal byte-identical', async () => {
+    const path = tempPath()
+    try {
+      // The writer stays open: its commits sit in the -wal (checkpoints come every 4000 pages).
+      const w = sqliteStore(path)
+      await writeSample(w)
+      const expected = await dump(w, META_KEYS)
+      // What a kill -9 leaves: the main file and the -wal as they are, no -shm.
+      const copy = `${path}-crash.sqlite`
+      copyFileSync(path, copy)
+      copyFileSync(`${path}-wal`, `${copy}-wal`)
+      await w.close()
+      expect(statSync(`${copy}-wal`).size).toBeGreaterThan(32)
+      const before = files(copy)
+      expect(before.wal).not.toBe('none')
+
+      const r = sqliteStore(copy, { readOnly: true })
+      expect(await r.count('test-log')).toBe(60)
+      expect(await r.count('other-log')).toBe(25)
+      expect(await dump(r, META_KEYS)).toEqual(expected)
+      await expectWritesRejected(r)
+      await r.close()
+      expect(files(copy)).toEqual(before)
+    } finally {
+      removeTemps()
+    }
+  })
+
+  it('read-only - garbage after the last -wal commit: every commit is read, the -wal is left as it is', async () => {
+    const path = tempPath()
+    try {
+      const w = sqliteStore(path)
+      await writeSample(w)
+      const copy = `${path}-crash.sqlite`
+      copyFileSync(path, copy)
+      copyFileSync(`${path}-wal`, `${copy}-wal`)
+      await w.close()
+      appendFileSync(`${copy}-wal`, randomBytes(() => 0.37, 5000))
+      const before = files(copy)
+      const r = sqliteStore(copy, { readOnly: true })
+      expect(await r.count('test-log')).toBe(60)
+      expect(await r.getMeta('kept')).toEqual(new Uint8Array([1, 2, 3]))
+      await r.close()
+      expect(files(copy)).toEqual(before)
+    } finally {
+      removeTemps()
+    }
+  })
+
+  it('read-only - a missing file is NOT_FOUND and is not created; foreign and empty files are CORRUPT and left alone', async () => {
+    const path = tempPath()
+    try {
+      expect(() => sqliteStore(path, { readOnly: true })).toThrow(expect.objectContaining({ code: 'NOT_FOUND', name: 'NotFoundError' }))
+      expect(existsSync(path)).toBe(false)
+
+      const db = new Database(path)
+      db.exec('CREATE TABLE other (x)')
+      db.close()
+      const foreign = files(path)
+      expect(() => sqliteStore(path, { readOnly: true })).toThrow(expect.objectContaining({ code: 'CORRUPT' }))
+      expect(files(path)).toEqual(foreign)
+
+      // A never-initialized SQLite file: read-write would create the schema, read-only refuses.
+      const blank = `${path}-blank.sqlite`
+      new Database(blank).close()
+      expect(() => sqliteStore(blank, { readOnly: true })).toThrow(expect.objectContaining({ code: 'CORRUPT' }))
+
+      // An empty main file next to a -wal: SQLite would delete that -wal on open, even read-only.
+      const w = sqliteStore(`${path}-w.sqlite`)
+      await writeSample(w)
+      const empty = `${path}-empty.sqlite`
+      writeFileSync(empty, '')
+      copyFileSync(`${path}-w.sqlite-wal`, `${empty}-wal`)
+      await w.close()
+      const walBytes = readFileSync(`${empty}-wal`)
+      expect(() => sqliteStore(empty, { readOnly: true })).toThrow(expect.objectContaining({ code: 'CORRUPT' }))
+      expect(readFileSync(`${empty}-wal`).equals(walBytes)).toBe(true)
+      expect(statSync(empty).size).toBe(0)
+    } finally {
+      removeTemps()
+    }
+  })
 })
