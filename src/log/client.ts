@@ -20,7 +20,7 @@ import { isEventStore, type EventStore } from '../stores/event-store.js'
 export interface XSyncInit {
   /** @default a fresh identity */
   identity?: Identity
-  /** @default memoryStore() */
+  /** Where events live; the client owns it and closes it in `close()`. @default memoryStore() */
   store?: EventStore
   /** The wall clock for event times and the `FUTURE` check; inject one in tests. @default Date.now */
   now?: () => number
