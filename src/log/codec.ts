@@ -15,7 +15,7 @@ import { decodeFirst } from 'cborg'
 import { CID } from 'multiformats/cid'
 import { Digest } from 'multiformats/hashes/digest'
 import { equalBytes, compareBytes, utf8 } from '../dag/bytes.js'
-import { sha256 } from './crypto-backend.js'
+import { sha256Into } from './crypto-backend.js'
 import { DecodeError, TooLargeError } from './errors.js'
 import { allocBytes } from './slab.js'
 
@@ -237,7 +237,7 @@ const CID_PREFIX = Uint8Array.from([0x01, DAG_CBOR, SHA2_256, 32])
 export function cidOf(bytes: Uint8Array): CID {
   const cidBytes = allocBytes(36)
   cidBytes.set(CID_PREFIX)
-  cidBytes.set(sha256(bytes), 4)
+  sha256Into(cidBytes.subarray(4), bytes)
   return eventCidFromBytes(cidBytes)
 }
 

@@ -32,6 +32,7 @@ interface Sodium {
   crypto_sign_seed_keypair(pk: Uint8Array, sk: Uint8Array, seed: Uint8Array): void
   crypto_sign_detached(sig: Uint8Array, msg: Uint8Array, sk: Uint8Array): void
   crypto_sign_verify_detached(sig: Uint8Array, msg: Uint8Array, pk: Uint8Array): boolean
+  crypto_hash_sha256(out: Uint8Array, msg: Uint8Array): void
 }
 /** Loaded through `createRequire`, invisible to bundlers, absent wherever the addon is. */
 const sodium: Sodium | undefined = (() => {
@@ -221,6 +222,17 @@ export const sha256: (bytes: Uint8Array) => Uint8Array = nodeCrypto
       return (b: Uint8Array) => new Uint8Array(c.createHash('sha256').update(b).digest())
     })()
   : (b: Uint8Array) => nobleSha256(b)
+
+/**
+ * SHA-256 of `bytes` written into `out` (32 bytes). With sodium-native it writes in place, which
+ * saves the Buffer node:crypto returns per call: one allocation per event on the ingest path.
+ */
+export const sha256Into: (out: Uint8Array, bytes: Uint8Array) => void = sodium
+  ? (() => {
+      const na = sodium
+      return (out: Uint8Array, bytes: Uint8Array) => na.crypto_hash_sha256(out, bytes)
+    })()
+  : (out: Uint8Array, bytes: Uint8Array) => out.set(sha256(bytes))
 
 /** 32 random bytes from the platform CSPRNG. */
 export function randomSeed(): Uint8Array {

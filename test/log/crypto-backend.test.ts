@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
-import { signingBackend, sha256, type BackendName } from '../../src/log/crypto-backend.js'
+import { signingBackend, sha256, sha256Into, type BackendName } from '../../src/log/crypto-backend.js'
 import { fromHex, toHex } from '../../src/dag/bytes.js'
 
 const vectors = JSON.parse(readFileSync(new URL('../fixtures/rfc8032-ed25519.json', import.meta.url), 'utf8')) as {
@@ -50,5 +50,9 @@ describe('crypto-backend - cross verification', () => {
 
   it('sha256 matches the FIPS 180-2 "abc" vector', () => {
     expect(toHex(sha256(new TextEncoder().encode('abc')))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+    const out = new Uint8Array(40)
+    sha256Into(out.subarray(4, 36), new TextEncoder().encode('abc'))
+    expect(toHex(out.subarray(4, 36))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+    expect([...out.subarray(0, 4), ...out.subarray(36)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0])
   })
 })
