@@ -18,6 +18,7 @@ import { equalBytes, compareBytes, utf8 } from '../dag/bytes.js'
 import { sha256Into } from './crypto-backend.js'
 import { DecodeError, TooLargeError } from './errors.js'
 import { allocBytes } from './slab.js'
+import { decodeCanonicalFast } from './body-decoder.js'
 
 export const EVENT_VERSION = 1
 /** @default 1 MiB: an encoded event larger than this is `TOO_LARGE`, checked before decoding. */
@@ -345,7 +346,8 @@ class Reader {
   }
 }
 
-const textDecoder = new TextDecoder('utf-8', { fatal: true })
+// ignoreBOM: a leading U+FEFF is part of the string, as the encoder wrote it.
+const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 export interface DecodeOptions {
   /** @default DEFAULT_MAX_EVENT_BYTES */
@@ -372,22 +374,29 @@ export function decodeEvent<B = unknown>(bytes: Uint8Array, options: DecodeOptio
     r.key(KEY.body)
     const bodyStart = r.pos
     let body: B
-    try {
-      const [value, rest] = decodeFirst(bytes.subarray(bodyStart), dagCbor.decodeOptions)
-      body = value as B
-      r.pos = bytes.length - rest.length
-    } catch (err) {
-      if (err instanceof DecodeError) throw err
-      throw new DecodeError(`body is not DAG-CBOR: ${(err as Error).message}`, { cause: err })
+    const fast = decodeCanonicalFast(bytes, bodyStart)
+    if (fast !== undefined) {
+      // Exactly the encoder's output for this value: canonical by construction.
+      body = fast.value as B
+      r.pos = fast.end
+    } else {
+      try {
+        const [value, rest] = decodeFirst(bytes.subarray(bodyStart), dagCbor.decodeOptions)
+        body = value as B
+        r.pos = bytes.length - rest.length
+      } catch (err) {
+        if (err instanceof DecodeError) throw err
+        throw new DecodeError(`body is not DAG-CBOR: ${(err as Error).message}`, { cause: err })
+      }
+      // One value, one encoding: re-encode the body and require the same bytes.
+      let again: Uint8Array
+      try {
+        again = dagCbor.encode(body)
+      } catch (err) {
+        throw new DecodeError(`body does not re-encode: ${(err as Error).message}`, { cause: err })
+      }
+      if (!equalBytes(again, bytes.subarray(bodyStart, r.pos))) r.fail('body is not in canonical DAG-CBOR form')
     }
-    // One value, one encoding: re-encode the body and require the same bytes.
-    let again: Uint8Array
-    try {
-      again = dagCbor.encode(body)
-    } catch (err) {
-      throw new DecodeError(`body does not re-encode: ${(err as Error).message}`, { cause: err })
-    }
-    if (!equalBytes(again, bytes.subarray(bodyStart, r.pos))) r.fail('body is not in canonical DAG-CBOR form')
     r.key(KEY.prev)
     let prev: CID | null = null
     if (bytes[r.pos] === 0xf6) r.pos++
