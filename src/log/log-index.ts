@@ -103,7 +103,7 @@ export class LogIndex {
 
   /** Load heads, tips and (for `log:` logs) membership from the store. */
   async load(maxEventBytes: number): Promise<void> {
-    const decode = (s: StoredEvent): DecodedEvent => decodeEvent(s.bytes, { maxBytes: Math.max(maxEventBytes, s.bytes.length) })
+    const decode = (s: StoredEvent): DecodedEvent => decodeEvent(s.bytes, { maxBytes: Math.max(maxEventBytes, s.bytes.length), knownCid: s.cid })
     if (this.certified) {
       // Membership needs every event's causal set; one pass in total order (parents come first).
       let after: StoredEvent | undefined
@@ -161,7 +161,7 @@ export class LogIndex {
     const s = await this.store.get(keyBytes(key))
     if (!s) return undefined
     if (s.log !== this.id) return { key, cid: s.cid, author: '', authorBytes: s.author, seq: s.seq, clock: s.clock, prev: null, parents: [], type: '', foreignLog: s.log }
-    const m = metaOf(decodeEvent(s.bytes, { maxBytes: Math.max(1 << 20, s.bytes.length) }), key)
+    const m = metaOf(decodeEvent(s.bytes, { maxBytes: Math.max(1 << 20, s.bytes.length), knownCid: s.cid }), key)
     if (this.certified) m.mset = this.msets.get(key)
     this.cache.set(key, m)
     return m

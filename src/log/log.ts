@@ -237,7 +237,8 @@ export class Log {
   }
 
   private toLogEvent(s: StoredEvent): LogEvent {
-    const d = decodeEvent(s.bytes, { maxBytes: Math.max(this.maxEventBytes, s.bytes.length) }) as LogEvent
+    // The store holds only events validated on the way in, under the CID they were checked by.
+    const d = decodeEvent(s.bytes, { maxBytes: Math.max(this.maxEventBytes, s.bytes.length), knownCid: s.cid }) as LogEvent
     if (s.sig) d.sig = s.sig
     return d
   }
