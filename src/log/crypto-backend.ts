@@ -12,6 +12,7 @@
  */
 import * as noble from '@noble/ed25519'
 import { sha256 as nobleSha256, sha512 as nobleSha512 } from '@noble/hashes/sha2.js'
+import { bytesKey } from '../dag/bytes.js'
 
 // noble's sync API needs a SHA-512; its async API uses WebCrypto's.
 noble.hashes.sha512 = nobleSha512
@@ -76,15 +77,18 @@ function checkKeyLength(key: Uint8Array, n: number, what: string): void {
   if (!(key instanceof Uint8Array) || key.length !== n) throw new TypeError(`${what} must be ${n} bytes`)
 }
 
-/** A bounded cache of parsed public keys: verify is called per author, over and over. */
+/**
+ * A bounded cache of parsed public keys: verify is called per author, over and over. When full it
+ * starts over (O(1); evicting one entry at a time via `keys().next()` walks V8's deleted slots).
+ */
 class KeyCache<K> {
-  private readonly map = new Map<string, K>()
+  private map = new Map<string, K>()
   constructor(private readonly max = 4096) {}
   get(pub: Uint8Array, make: () => K): K {
-    const id = String.fromCharCode(...pub)
+    const id = bytesKey(pub)
     let k = this.map.get(id)
     if (k === undefined) {
-      if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string)
+      if (this.map.size >= this.max) this.map = new Map()
       k = make()
       this.map.set(id, k)
     }

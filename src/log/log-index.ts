@@ -11,7 +11,6 @@ import type { EventStore, StoredEvent } from '../stores/event-store.js'
 import { decodeEvent, eventCidFromBytes, type DecodedEvent } from './codec.js'
 import { isMembershipType } from './event-types.js'
 import { foldMembership, type MembershipEvent, type MembershipState } from './membership.js'
-import { publicKeyToDid } from './identity.js'
 
 /** What validation needs to know of an event that is already in the log. */
 export interface EventMeta extends DagNode {
@@ -131,27 +130,30 @@ export class LogIndex {
       a.tips.set(m.key, m)
       if (m.seq > a.seq) a.seq = m.seq
     }
-    for (const [author, a] of this.authors) if (a.tips.size > 1) await this.findStoredForks(author, a)
+    for (const [author, a] of this.authors) if (a.tips.size > 1) await this.findStoredForks(author)
   }
 
-  private async findStoredForks(author: string, a: AuthorState): Promise<void> {
+  /** An author with several tips forked somewhere: find every seq that holds two events. */
+  private async findStoredForks(author: string): Promise<void> {
     const authorBytes = keyBytes(author)
+    const atSeq = new Map<number, Uint8Array[]>()
     let fromSeq = 1
-    let last: StoredEvent | undefined
     for (;;) {
       const page = await this.store.byAuthor(this.id, authorBytes, { fromSeq, limit: 1024 })
       for (const s of page) {
-        if (last && last.seq === s.seq) {
-          const [x, y] = compareBytes(last.cid, s.cid) < 0 ? [last.cid, s.cid] : [s.cid, last.cid]
-          this.forks.push({ author, seq: s.seq, a: x, b: y })
-        }
-        last = s
+        const same = atSeq.get(s.seq) ?? []
+        // Pages restart at the last seq seen, so a pair split across two pages is still paired.
+        if (!same.some((c) => compareBytes(c, s.cid) === 0)) same.push(s.cid)
+        atSeq.set(s.seq, same)
       }
       if (page.length < 1024) break
-      fromSeq = page[page.length - 1].seq + 1
-      last = undefined
+      const lastSeq = page[page.length - 1].seq
+      fromSeq = lastSeq === fromSeq ? lastSeq + 1 : lastSeq
     }
-    void a
+    for (const [seq, cids] of atSeq) {
+      const sorted = [...cids].sort(compareBytes)
+      for (let i = 1; i < sorted.length; i++) this.forks.push({ author, seq, a: sorted[0], b: sorted[i] })
+    }
   }
 
   /** Metadata of a stored event of this log, from the cache or the store. */
@@ -259,7 +261,4 @@ export class LogIndex {
     return this.headList
   }
 
-  didOf(m: EventMeta): string {
-    return publicKeyToDid(m.authorBytes)
-  }
 }
