@@ -66,18 +66,30 @@ function authorKey(author: Uint8Array): string {
   return lastAuthorKey
 }
 
+// Events mostly arrive as chains: an event's prev and its one parent are the event before it.
+let lastCid: Uint8Array = new Uint8Array(0)
+let lastCidKey = ''
+function linkKey(cid: Uint8Array): string {
+  return equalBytes(cid, lastCid) ? lastCidKey : bytesKey(cid)
+}
+
 export function metaOf(e: DecodedEvent, key = bytesKey(e.cid.bytes)): EventMeta {
-  return {
+  const prevBytes = e.prev === null ? null : e.prev.bytes
+  const prev = prevBytes === null ? null : linkKey(prevBytes)
+  const meta: EventMeta = {
     key,
     cid: e.cid.bytes,
     author: authorKey(e.author),
     authorBytes: e.author,
     seq: e.seq,
     clock: e.clock,
-    prev: e.prev === null ? null : bytesKey(e.prev.bytes),
-    parents: e.parents.map((p) => bytesKey(p.bytes)),
+    prev,
+    parents: e.parents.map((p) => (prevBytes !== null && equalBytes(p.bytes, prevBytes) ? prev! : linkKey(p.bytes))),
     type: e.type,
   }
+  lastCid = e.cid.bytes
+  lastCidKey = key
+  return meta
 }
 
 export class LogIndex {

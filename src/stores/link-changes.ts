@@ -5,7 +5,7 @@
  * last step per `(log, cid)` gives the same end state with a handful of changes, because a
  * 256-event chain leaves one head, not 256.
  */
-import { bytesKey } from '../dag/bytes.js'
+import { bytesKey, equalBytes } from '../dag/bytes.js'
 import type { EventPut } from './event-store.js'
 
 /** The end state of one `(log, cid)` after a batch: still (or newly) a head/tip, or not. */
@@ -21,26 +21,57 @@ export interface LinkChanges {
   tips: LinkChange[]
 }
 
+/** A change while the batch is folded: `born` marks a CID stored by this very batch. */
+interface Step extends LinkChange {
+  born: boolean
+}
+
 /**
  * The net head and tip changes of storing `added` in order. Pass only the events actually
  * stored (duplicates skipped), exactly as `memoryStore` would have walked them.
+ *
+ * A CID stored by this batch was no head or tip before it, so if a later event of the batch
+ * covers it, there is nothing to undo: no change is emitted. A 256-event chain gives one head
+ * and one tip set live and the previous ones unset, not 256 deletions.
  */
 export function linkChanges(added: readonly EventPut[]): LinkChanges {
   // Keyed by log and CID: heads are per log, and a cross-log parent must not unlink anything here.
-  const heads = new Map<string, LinkChange>()
-  const tips = new Map<string, LinkChange>()
-  const set = (m: Map<string, LinkChange>, log: string, cid: Uint8Array, live: boolean): void => {
-    // A later step on the same key overwrites an earlier one: only the end state is kept.
-    m.set(`${log}\n${bytesKey(cid)}`, { log, cid, live })
+  // A later step on the same key overwrites an earlier one: only the end state is kept.
+  const heads = new Map<string, Step>()
+  const tips = new Map<string, Step>()
+  const unset = (m: Map<string, Step>, key: string, log: string, cid: Uint8Array): void => {
+    const had = m.get(key)
+    if (had === undefined) m.set(key, { log, cid, live: false, born: false })
+    else had.live = false
   }
+  // Most batches are chains: an event's prev (and its one parent) is the event just before it.
+  // Reusing that event's key saves building two of the three keys per event.
+  let lastLog = ''
+  let lastCid: Uint8Array | undefined
+  let lastKey = ''
+  const keyOf = (log: string, cid: Uint8Array): string =>
+    lastCid !== undefined && log === lastLog && equalBytes(cid, lastCid) ? lastKey : `${log}\n${bytesKey(cid)}`
   for (const e of added) {
-    for (const p of e.parents) set(heads, e.log, p, false)
+    const log = e.log
+    let prevKey: string | undefined
     if (e.prev !== null) {
-      set(heads, e.log, e.prev, false)
-      set(tips, e.log, e.prev, false)
+      prevKey = keyOf(log, e.prev)
+      unset(heads, prevKey, log, e.prev)
+      unset(tips, prevKey, log, e.prev)
     }
-    set(heads, e.log, e.cid, true)
-    set(tips, e.log, e.cid, true)
+    for (const p of e.parents) unset(heads, prevKey !== undefined && equalBytes(p, e.prev!) ? prevKey : keyOf(log, p), log, p)
+    const key = `${log}\n${bytesKey(e.cid)}`
+    heads.set(key, { log, cid: e.cid, live: true, born: true })
+    tips.set(key, { log, cid: e.cid, live: true, born: true })
+    lastLog = log
+    lastCid = e.cid
+    lastKey = key
   }
-  return { heads: [...heads.values()], tips: [...tips.values()] }
+  return { heads: net(heads), tips: net(tips) }
+}
+
+function net(steps: Map<string, Step>): LinkChange[] {
+  const out: LinkChange[] = []
+  for (const s of steps.values()) if (s.live || !s.born) out.push({ log: s.log, cid: s.cid, live: s.live })
+  return out
 }
