@@ -19,6 +19,9 @@ export type ErrorCode =
   | 'CORRUPT'
   | 'INVALID_ARGUMENT'
   | 'NOT_FOUND'
+  | 'CONNECT'
+  | 'PROTOCOL'
+  | 'AUTH'
 
 export class StateFlowError extends Error {
   readonly code: ErrorCode
