@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'CONNECT'
   | 'PROTOCOL'
   | 'AUTH'
+  | 'TIMEOUT'
 
 export class StateFlowError extends Error {
   readonly code: ErrorCode

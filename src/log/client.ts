@@ -16,6 +16,9 @@ import { randomSeed } from './crypto-backend.js'
 import { Log, type LogEvent } from './log.js'
 import { memoryStore } from '../stores/memory-store.js'
 import { isEventStore, type EventStore } from '../stores/event-store.js'
+import type { Connection, Transport } from '../transports/transport.js'
+import { Replicator, type PeerInfo, type SyncOptions } from './sync/replicator.js'
+import { Connections, type ReconnectOptions } from './sync/connections.js'
 
 export interface XSyncInit {
   /** @default a fresh identity */
@@ -32,6 +35,12 @@ export interface XSyncInit {
   pendingPerPeer?: number
   /** Views to host (DESIGN §7); accepted for forward compatibility, folded by a later layer. */
   views?: Record<string, unknown>
+  /** How this node reaches peers: `listen()` uses every one that can listen, `connect(address)` the one that dials it. */
+  transports?: Transport[]
+  /** Sync protocol settings (which logs to replicate, bounds, timeouts). */
+  sync?: SyncOptions
+  /** Dial a dropped connection again, backing off; `false` to never. */
+  reconnect?: ReconnectOptions | false
 }
 
 export interface CreateLogInit {
@@ -53,7 +62,25 @@ export interface XSyncClient {
   createLog(init?: CreateLogInit): Promise<Log>
   /** Ids of every log in the store. */
   logs(): Promise<string[]>
-  /** Close every log and the store. Idempotent. */
+  /** Accept connections on every transport that listens; resolves with the addresses to dial. */
+  listen(): Promise<string[]>
+  /**
+   * Connect to a peer (an address one of the transports dials, or a ready `Connection`) and
+   * resolve once it has proven its identity. Dropped connections are dialed again until
+   * `disconnect`.
+   */
+  connect(to: string | Connection): Promise<PeerInfo>
+  /** Close the connection to `address` and stop dialing it. */
+  disconnect(address: string): Promise<void>
+  /** Peers connected now, authenticated. */
+  peers(): PeerInfo[]
+  /**
+   * Ask every connected peer for what this node lacks of `logId` (and let them ask back);
+   * resolves when each has answered, so this node then holds everything they held when they
+   * answered. Rejects with `TIMEOUT` if a peer does not answer in `timeoutMs`.
+   */
+  sync(logId: string, options?: { timeoutMs?: number }): Promise<void>
+  /** Close every connection, every log and the store. Idempotent. */
   close(): Promise<void>
 }
 
@@ -64,6 +91,10 @@ export async function createXSync(init: XSyncInit = {}): Promise<XSyncClient> {
   const now = init.now ?? Date.now
   const logs = new Map<string, Log>()
   let closed = false
+  const transports = init.transports ?? []
+  if (!Array.isArray(transports) || transports.some((t) => typeof t?.dial !== 'function' || typeof t?.canDial !== 'function')) {
+    throw new InvalidArgumentError('transports must be an array of Transport (memoryNetwork().transport(name), webSocketTransport(), …)')
+  }
 
   const open = (id: string): Log => {
     if (closed) throw new ClosedError('client')
@@ -78,9 +109,12 @@ export async function createXSync(init: XSyncInit = {}): Promise<XSyncClient> {
         ...(init.pendingPerPeer !== undefined ? { pendingPerPeer: init.pendingPerPeer } : {}),
       })
       logs.set(id, log)
+      replicator.track(log)
     }
     return log
   }
+  const replicator = new Replicator({ identity, store, log: open, isOpen: (id) => logs.has(id) }, init.sync)
+  const connections = new Connections(transports, replicator, init.reconnect)
 
   return {
     identity,
@@ -104,9 +138,20 @@ export async function createXSync(init: XSyncInit = {}): Promise<XSyncClient> {
       if (closed) return Promise.reject(new ClosedError('client'))
       return store.logs()
     },
+    listen: () => connections.listen(),
+    connect: (to) => connections.connect(to),
+    disconnect: (address) => connections.disconnect(address),
+    peers: () => replicator.peers(),
+    sync(logId, options = {}) {
+      if (closed) return Promise.reject(new ClosedError('client'))
+      return replicator.sync(logId, options.timeoutMs)
+    },
     async close() {
       if (closed) return
       closed = true
+      await connections.close()
+      await replicator.close()
+      await Promise.all(transports.map((t) => t.close?.()))
       await Promise.all([...logs.values()].map((l) => l.close()))
       await store.close()
     },

@@ -50,6 +50,12 @@ export interface LogEvent<B = unknown> extends DecodedEvent<B> {
   sig?: Uint8Array
 }
 
+/** A log's heads and version vector in raw bytes, as the sync protocol carries them. */
+export interface SyncState {
+  heads: Uint8Array[]
+  authors: { key: Uint8Array; seq: number; tips: Uint8Array[] }[]
+}
+
 /** Signed evidence that an author equivocated: two events at one seq. */
 export interface LogFork {
   author: string
@@ -104,9 +110,17 @@ interface Candidate {
   meta: EventMeta
   authentic: boolean
   slot: number
+  /** Who sent it first (the ingest's `from`). */
+  from: string
 }
 
-type Listener = (event: LogEvent) => void
+/**
+ * Called with each newly stored event and where it came from: `'local'` for this node's own
+ * appends, otherwise the `from` of the ingest that brought it (the sync layer passes the peer's
+ * did, so it never echoes an event back to the peer that sent it).
+ */
+export type LogListener = (event: LogEvent, origin: string) => void
+type Listener = LogListener
 
 export class Log {
   readonly id: string
@@ -224,6 +238,20 @@ export class Log {
   /** Per author did, the highest seq held. */
   versionVector(): Promise<Map<string, number>> {
     return this.run(async () => new Map([...this.index.authors].map(([a, s]) => [publicKeyToDid(keyBytes(a)), s.seq])))
+  }
+
+  /**
+   * What the sync protocol says about this log: its heads and, per author (raw public key), the
+   * highest seq and the chain tips (more than one when the author forked). @internal
+   */
+  syncState(): Promise<SyncState> {
+    return this.run(async () => ({
+      heads: [...this.index.heads.values()].map((m) => m.cid).sort(compareBytes),
+      authors: [...this.index.authors.values()].map((a) => {
+        const tips = [...a.tips.values()]
+        return { key: tips[0].authorBytes, seq: a.seq, tips: tips.map((m) => m.cid).sort(compareBytes) }
+      }),
+    }))
   }
 
   /** For `log:` logs, membership as of the current heads; undefined for open string logs. */
@@ -389,7 +417,7 @@ export class Log {
   }
 
   /** Store a validated batch, then update memory and tell subscribers. */
-  private async commit(batch: readonly { meta: EventMeta; event: LogEvent }[]): Promise<void> {
+  private async commit(batch: readonly { meta: EventMeta; event: LogEvent; from?: string }[]): Promise<void> {
     if (batch.length === 0) return
     const puts: EventPut[] = batch.map(({ event }) => {
       const p: EventPut = {
@@ -417,10 +445,10 @@ export class Log {
     }
     this.index.commit(batch.map((b) => b.meta))
     for (const meta of forked) await this.recordFork(meta)
-    for (const { event } of batch) {
+    for (const { event, from } of batch) {
       for (const fn of this.listeners) {
         try {
-          fn(event)
+          fn(event, from ?? 'local')
         } catch (err) {
           // A failing subscriber must not break the log; surface it where global handlers see it.
           setTimeout(() => {
@@ -494,7 +522,7 @@ export class Log {
         if (known.slot < 0) known.slot = i
         continue
       }
-      candidates.set(key, { key, event, meta: metaOf(event, key), authentic: false, slot: i })
+      candidates.set(key, { key, event, meta: metaOf(event, key), authentic: false, slot: i, from })
     }
     // Already stored: a duplicate, nothing to do.
     // Already stored: a duplicate, nothing to do. An event past its author's highest known seq
@@ -584,7 +612,7 @@ export class Log {
     }
 
     // 6. Store what was admitted (all or nothing); park the rest, bounded per sender.
-    await this.commit(admitted.map((c) => ({ meta: c.meta, event: c.event })))
+    await this.commit(admitted.map((c) => ({ meta: c.meta, event: c.event, from: c.from })))
     for (const c of admitted) if (c.slot >= 0 && candidates.has(c.key)) results[c.slot] = { status: 'stored', cid: c.event.cid }
     for (const c of candidates.values()) {
       if (decided.has(c.key) || c.slot < 0) continue

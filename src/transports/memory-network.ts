@@ -58,7 +58,7 @@ export interface MemoryNetwork {
   setFaults(faults: LinkFaults): void
   stats(): NetworkStats
   resetStats(): void
-  /** Resolves when no frame is in flight. */
+  /** Resolves when no frame has been in flight for a few event-loop turns (the network went quiet). */
   idle(): Promise<void>
 }
 
@@ -305,9 +305,18 @@ class Network implements MemoryNetwork {
     this.depth.clear()
   }
 
-  idle(): Promise<void> {
-    if (!this.pumping && this.queue.length === 0) return Promise.resolve()
-    return new Promise((r) => this.idleWaiters.push(r))
+  async idle(): Promise<void> {
+    // Quiet means no frame in flight for a few turns in a row: a delivered frame starts work
+    // (an ingest, an answer) that may only send its reply a turn or two later.
+    for (let quiet = 0; quiet < 3; ) {
+      if (this.pumping || this.queue.length > 0) {
+        await new Promise<void>((r) => this.idleWaiters.push(r))
+        quiet = 0
+      } else {
+        await new Promise((r) => setImmediate(r))
+        quiet++
+      }
+    }
   }
 }
 
