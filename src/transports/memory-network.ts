@@ -34,6 +34,17 @@ export interface MemoryNetworkOptions extends LinkFaults {
   seed?: number
   /** The frame bound of every connection. @default 4 MiB */
   maxFrameBytes?: number
+  /** Keep every frame sent (with its ends and causal depth) for `trace()`. @default false */
+  trace?: boolean
+}
+
+/** One frame as `trace()` reports it. */
+export interface TracedFrame {
+  from: string
+  to: string
+  bytes: Uint8Array
+  /** Its place on the longest causal chain (1 = sent before hearing anything since the reset). */
+  depth: number
 }
 
 export interface NetworkStats {
@@ -57,6 +68,8 @@ export interface MemoryNetwork {
   /** Change the fault settings from now on (frames in flight keep theirs). */
   setFaults(faults: LinkFaults): void
   stats(): NetworkStats
+  /** Frames sent since the last reset (only with `trace: true`). */
+  trace(): TracedFrame[]
   resetStats(): void
   /** Resolves when no frame has been in flight for a few event-loop turns (the network went quiet). */
   idle(): Promise<void>
@@ -133,9 +146,11 @@ class Network implements MemoryNetwork {
   private pumping = false
   private idleWaiters: (() => void)[] = []
   private counters = { frames: 0, bytes: 0, flights: 0, dropped: 0 }
+  private traced: TracedFrame[] | undefined
 
   constructor(options: MemoryNetworkOptions) {
     this.rand = mulberry32(options.seed ?? 1)
+    if (options.trace) this.traced = []
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     this.faults = { latency: [1, 1], loss: 0, duplicate: 0, reorder: false }
     this.setFaults(options)
@@ -234,6 +249,7 @@ class Network implements MemoryNetwork {
     this.counters.frames++
     this.counters.bytes += frame.length
     if (this.counters.flights < depth) this.counters.flights = depth
+    this.traced?.push({ from: from.local, to: from.remoteName, bytes: frame, depth })
     if (this.faults.loss > 0 && this.rand() < this.faults.loss) {
       this.counters.dropped++
       return
@@ -300,7 +316,12 @@ class Network implements MemoryNetwork {
     return { ...this.counters, roundTrips: Math.ceil(this.counters.flights / 2) }
   }
 
+  trace(): TracedFrame[] {
+    return this.traced ? [...this.traced] : []
+  }
+
   resetStats(): void {
+    if (this.traced) this.traced = []
     this.counters = { frames: 0, bytes: 0, flights: 0, dropped: 0 }
     this.depth.clear()
   }

@@ -65,22 +65,8 @@ export async function* missingEvents(
     const from = await segmentStart(store, a, r)
     if (from === undefined) continue
     if (from === 'whole') {
-      // A fork: every event of the author, sorted by the total order (seq order is not, across branches).
-      const all: StoredEvent[] = []
-      for (let seq = 1; ; ) {
-        const page = await store.byAuthor(log, a.key, { fromSeq: seq, limit: 1024 })
-        all.push(...page)
-        if (page.length < 1024) break
-        seq = page[page.length - 1].seq + 1
-      }
-      const seen = new Set<string>()
-      const unique = all.filter((e) => {
-        const k = bytesKey(e.cid)
-        if (seen.has(k)) return false
-        seen.add(k)
-        return true
-      })
-      sources.push({ page: unique.sort(compareEvents), at: 0, next: undefined })
+      // A fork: every event of the author (seq order is not the total order across branches).
+      sources.push({ page: await wholeChain(store, log, a.key), at: 0, next: undefined })
       continue
     }
     let nextSeq = from
@@ -105,10 +91,32 @@ async function segmentStart(store: EventStore, mine: AuthorVector, theirs: Autho
   if (mine.tips.length !== 1 || theirs.tips.length !== 1) return 'whole'
   const tip = mine.tips[0]
   if (equalBytes(theirs.tips[0], tip)) return undefined
+  // Ahead of us (a tip we do not hold, past our seq): their chain holds ours, unless the author
+  // forked; then our ingest of their answer finds the fork, and the replicator sends our branch.
+  if (theirs.seq > mine.seq) return undefined
   // Their tip is on our (single) chain when we hold it: then they hold every event up to it.
-  if (theirs.seq < mine.seq && (await store.has(theirs.tips[0]))) return theirs.seq + 1
-  if (theirs.seq >= mine.seq && (await store.has(theirs.tips[0]))) return undefined
+  if (await store.has(theirs.tips[0])) return theirs.seq < mine.seq ? theirs.seq + 1 : undefined
   return 'whole'
+}
+
+/** Every event of one author in `log`, in the total order: what a fork makes us send whole. */
+export async function wholeChain(store: EventStore, log: string, author: Uint8Array): Promise<StoredEvent[]> {
+  const all: StoredEvent[] = []
+  for (let seq = 1; ; ) {
+    const page = await store.byAuthor(log, author, { fromSeq: seq, limit: 1024 })
+    all.push(...page)
+    if (page.length < 1024) break
+    seq = page[page.length - 1].seq + 1
+  }
+  const seen = new Set<string>()
+  return all
+    .filter((e) => {
+      const k = bytesKey(e.cid)
+      if (seen.has(k)) return false
+      seen.add(k)
+      return true
+    })
+    .sort(compareEvents)
 }
 
 /** A k-way merge of the sources by the total order, yielding pages. */

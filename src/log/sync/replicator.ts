@@ -19,7 +19,8 @@ import type { Connection } from '../../transports/transport.js'
 import type { EventStore } from '../../stores/event-store.js'
 import type { Identity } from '../identity.js'
 import type { Log, LogEvent } from '../log.js'
-import { lacksFrom, missingEvents } from './missing.js'
+import { lacksFrom, missingEvents, wholeChain } from './missing.js'
+import { didToPublicKey } from '../identity.js'
 import { ProtocolError, type Events, type Have, type Reject, type WireEvent } from './messages.js'
 import { Session, type Direction } from './session.js'
 
@@ -190,7 +191,7 @@ export class Replicator {
     try {
       const id = this.nextId++
       const state = await this.host.log(log).syncState()
-      s.asked.add(log)
+      s.asking.set(log, id)
       await s.send({ t: 'have', log, id, heads: state.heads, authors: state.authors })
     } catch {
       // The session or the log closed meanwhile; the next connection asks again.
@@ -216,7 +217,7 @@ export class Replicator {
         })
         try {
           const state = await log.syncState()
-          s.asked.add(logId)
+          s.asking.set(logId, id)
           await s.send({ t: 'have', log: logId, id, heads: state.heads, authors: state.authors }).catch(() => this.waiters.get(id)?.resolve())
           await Promise.race([answered, timeout])
         } finally {
@@ -249,7 +250,8 @@ export class Replicator {
     }
     const log = this.host.log(m.log)
     const state = await log.syncState()
-    if (lacksFrom(state, m) && !this.waitingOn(s, m.log)) void this.sendHave(s, m.log)
+    // It holds what we lack, and we are not already asking it: ask, in this same turn.
+    if (lacksFrom(state, m) && !s.asking.has(m.log)) void this.sendHave(s, m.log)
     let batch: WireEvent[] = []
     let bytes = 0
     for await (const page of missingEvents(this.host.store, m.log, state, m, this.eventsPerFrame)) {
@@ -266,16 +268,30 @@ export class Replicator {
     await s.send({ t: 'events', log: m.log, events: batch, re: m.id, done: true })
   }
 
-  private waitingOn(s: Session, log: string): boolean {
-    for (const w of this.waiters.values()) if (w.session === s && w.log === log) return true
-    return false
+  private async sendForked(s: Session, log: string, authors: string[]): Promise<void> {
+    try {
+      for (const did of new Set(authors)) {
+        const events = await wholeChain(this.host.store, log, didToPublicKey(did))
+        for (let i = 0; i < events.length; i += this.eventsPerFrame) {
+          const part = events.slice(i, i + this.eventsPerFrame).map((e) => (e.sig ? { bytes: e.bytes, sig: e.sig } : { bytes: e.bytes }))
+          await s.send({ t: 'events', log, events: part })
+        }
+      }
+    } catch {
+      // The session closed; the next connection's haves find the fork again.
+    }
   }
 
   private async onEvents(s: Session, m: Events): Promise<void> {
     if (this.serves(m.log) && m.events.length > 0) {
       const log = this.host.log(m.log)
       this.track(log)
+      const forksBefore = (await log.forks()).length
       const results = await log.ingest(m.events, { from: s.did! })
+      const forks = await log.forks()
+      // A fork the peer's events just revealed: it holds one branch, and, judged by seqs alone,
+      // looked ahead of ours. Send it our branch whole (rare: only equivocating authors).
+      if (forks.length > forksBefore) void this.sendForked(s, m.log, forks.slice(forksBefore).map((f) => f.author))
       const rejected: Reject['items'] = []
       for (const r of results) if (r.status === 'rejected') rejected.push(r.cid ? { cid: r.cid.bytes, code: r.code! } : { code: r.code! })
       if (rejected.length > 0) {
@@ -288,6 +304,7 @@ export class Replicator {
       }
     }
     if (m.done && m.re !== undefined) {
+      if (s.asking.get(m.log) === m.re) s.asking.delete(m.log)
       const w = this.waiters.get(m.re)
       if (w && w.session === s) {
         this.waiters.delete(m.re)

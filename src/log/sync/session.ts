@@ -37,8 +37,8 @@ export class Session {
   readonly openedAt = Date.now()
   /** Logs the peer said it holds (it sent a `have`): live events of these go to it. */
   readonly interested = new Set<string>()
-  /** Logs this side sent a `have` for on this connection. */
-  readonly asked = new Set<string>()
+  /** Per log, the id of our last `have` still waiting for its `done`. */
+  readonly asking = new Map<string, number>()
   /** Rejected events the peer sent, and rejections it reported of ours. */
   invalidReceived = 0
   rejectedByPeer = 0
@@ -86,7 +86,7 @@ export class Session {
     if (this.ended) return
     const code = isStateFlowError(err) ? err.code : 'PROTOCOL'
     await this.send({ t: 'error', code, message: err.message.slice(0, 1000) }).catch(() => undefined)
-    await this.close(`${code}: ${err.message.slice(0, 100)}`)
+    await this.close(isStateFlowError(err) ? err.message.slice(0, 120) : `${code}: ${err.message.slice(0, 100)}`)
   }
 
   async close(reason?: string): Promise<void> {

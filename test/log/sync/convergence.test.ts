@@ -15,7 +15,7 @@ const LOGS = ['l1', 'l2']
 const SCHEDULES = EXTENSIVE ? 10_000 : 100
 
 async function waitFor(pred: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
+  for (let i = 0; i < 5000; i++) {
     if (pred()) return
     await new Promise((r) => setTimeout(r, 2))
   }
@@ -37,7 +37,7 @@ async function schedule(seed: number): Promise<void> {
   const peers: XSyncClient[] = []
   try {
     for (const n of names) {
-      const c = await createXSync({ transports: [net.transport(n)], reconnect: { minDelayMs: 1, maxDelayMs: 4 }, sync: { handshakeTimeoutMs: 40 } })
+      const c = await createXSync({ transports: [net.transport(n)], reconnect: { minDelayMs: 1, maxDelayMs: 4 }, sync: { handshakeTimeoutMs: 250 } })
       await c.listen()
       for (const l of LOGS) c.log(l)
       peers.push(c)
