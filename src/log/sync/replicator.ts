@@ -61,7 +61,8 @@ export class SyncTimeoutError extends StateFlowError {
 
 interface Waiter {
   session: Session
-  log: string
+  /** The `have` whose `done` it waits for. */
+  id: number
   resolve: () => void
 }
 
@@ -77,7 +78,7 @@ export class Replicator {
   private readonly sessions = new Set<Session>()
   private readonly byDid = new Map<string, Session>()
   private readonly tracked = new Map<string, () => void>()
-  private readonly waiters = new Map<number, Waiter>()
+  private readonly waiters = new Set<Waiter>()
   private readonly outbox = new Map<Session, Map<string, WireEvent[]>>()
   private flushScheduled = false
   private nextId = 1
@@ -165,9 +166,9 @@ export class Replicator {
   private onClosed(s: Session): void {
     this.sessions.delete(s)
     this.outbox.delete(s)
-    for (const [id, w] of this.waiters) {
+    for (const w of this.waiters) {
       if (w.session !== s) continue
-      this.waiters.delete(id)
+      this.waiters.delete(w)
       w.resolve() // a peer that left is not one to wait for
     }
     if (s.did !== undefined && this.byDid.get(s.did) === s) {
@@ -190,42 +191,70 @@ export class Replicator {
   private async sendHave(s: Session, log: string): Promise<void> {
     try {
       const id = this.nextId++
-      const state = await this.host.log(log).syncState()
+      // Marked before the state is read, so a sync() in the same turn waits for this one.
       s.asking.set(log, id)
+      const state = await this.host.log(log).syncState()
       await s.send({ t: 'have', log, id, heads: state.heads, authors: state.authors })
     } catch {
       // The session or the log closed meanwhile; the next connection asks again.
     }
   }
 
-  /** Resolves when every connected peer has answered a fresh `have` for `log`. */
+  /**
+   * Resolves when every connected peer has answered a `have` for `log` sent no earlier than this
+   * call (one already on its way counts: its answer is computed when it arrives).
+   */
   async sync(logId: string, timeoutMs = 30_000): Promise<void> {
     if (this.closed) throw new ClosedError('client')
     const log = this.host.log(logId)
     this.track(log)
     const peers = [...this.byDid.values()].filter((s) => s.open)
-    await Promise.all(
-      peers.map(async (s) => {
-        let timer: ReturnType<typeof setTimeout> | undefined
-        const id = this.nextId++
-        const answered = new Promise<void>((resolve) => this.waiters.set(id, { session: s, log: logId, resolve }))
-        const timeout = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            this.waiters.delete(id)
-            reject(new SyncTimeoutError(`no answer from ${s.did} for log ${logId.slice(0, 80)} within ${timeoutMs} ms`))
-          }, timeoutMs)
-        })
+    await Promise.all(peers.map((s) => this.ask(s, log, timeoutMs)))
+  }
+
+  private async ask(s: Session, log: Log, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    // First wait on a `have` already on its way; if its answer was lost, ask afresh once.
+    for (let fresh = !s.asking.has(log.id); ; fresh = true) {
+      let id = s.asking.get(log.id)
+      if (fresh || id === undefined) {
+        id = this.nextId++
+        s.asking.set(log.id, id)
+        const state = await log.syncState()
         try {
-          const state = await log.syncState()
-          s.asking.set(logId, id)
-          await s.send({ t: 'have', log: logId, id, heads: state.heads, authors: state.authors }).catch(() => this.waiters.get(id)?.resolve())
-          await Promise.race([answered, timeout])
-        } finally {
-          clearTimeout(timer)
-          this.waiters.delete(id)
+          await s.send({ t: 'have', log: log.id, id, heads: state.heads, authors: state.authors })
+        } catch {
+          return // closed: a peer that left is not one to wait for
         }
-      }),
-    )
+      }
+      const left = deadline - Date.now()
+      const wait = fresh ? left : Math.min(left, timeoutMs / 2)
+      if (await this.answered(s, id, wait)) return
+      if (fresh || !s.open) {
+        if (!s.open) return
+        throw new SyncTimeoutError(`no answer from ${s.did} for log ${log.id.slice(0, 80)} within ${timeoutMs} ms`)
+      }
+    }
+  }
+
+  /** Whether `s` answers `have` number `id` within `ms` (or closes: that counts as answered). */
+  private answered(s: Session, id: number, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const w: Waiter = {
+        session: s,
+        id,
+        resolve: () => {
+          clearTimeout(timer)
+          this.waiters.delete(w)
+          resolve(true)
+        },
+      }
+      const timer = setTimeout(() => {
+        this.waiters.delete(w)
+        resolve(false)
+      }, Math.max(0, ms))
+      this.waiters.add(w)
+    })
   }
 
   // --- messages ------------------------------------------------------------------------------
@@ -305,11 +334,7 @@ export class Replicator {
     }
     if (m.done && m.re !== undefined) {
       if (s.asking.get(m.log) === m.re) s.asking.delete(m.log)
-      const w = this.waiters.get(m.re)
-      if (w && w.session === s) {
-        this.waiters.delete(m.re)
-        w.resolve()
-      }
+      for (const w of [...this.waiters]) if (w.session === s && w.id === m.re) w.resolve()
     }
   }
 
@@ -360,8 +385,7 @@ export class Replicator {
     this.closed = true
     for (const off of this.tracked.values()) off()
     this.tracked.clear()
-    for (const w of this.waiters.values()) w.resolve()
-    this.waiters.clear()
+    for (const w of [...this.waiters]) w.resolve()
     await Promise.all([...this.sessions].map((s) => s.close('client closed')))
   }
 }
