@@ -64,8 +64,10 @@ export function count(opts: BenchOptions, full: number, quick: number): number {
 // --- figures -------------------------------------------------------------------------------
 
 export interface Target {
-  /** The median must be at least this. */
-  min: number
+  /** The median must be at least this (rates). */
+  min?: number
+  /** The median must be at most this (latencies). */
+  max?: number
   /** How the target reads in the table, e.g. `≥ 50,000/s` or `≥ 75% of sign`. */
   text: string
 }
@@ -91,6 +93,12 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   const m = s.length >> 1
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+/** Whether a figure's median meets its target. */
+export function reached(f: Figure): boolean {
+  if (!f.target) return true
+  return (f.target.min === undefined || f.median >= f.target.min) && (f.target.max === undefined || f.median <= f.target.max)
 }
 
 export function figure(f: Omit<Figure, 'median'>): Figure {
@@ -290,7 +298,7 @@ export function printTable(figures: readonly Figure[], title = 'stateflow benchm
     median: `${fmt(f.median)} ${f.unit}`,
     runs: f.runs.map(fmt).join(' / '),
     target: f.target ? f.target.text : '',
-    reached: f.target ? (f.median >= f.target.min ? 'yes' : 'NO') : '',
+    reached: f.target ? (reached(f) ? 'yes' : 'NO') : '',
   }))
   const w = {
     name: Math.max(6, ...rows.map((r) => r.name.length)),
@@ -318,7 +326,7 @@ export function printTable(figures: readonly Figure[], title = 'stateflow benchm
 
 /** Print one figure as soon as it is measured (progress while the whole run goes on). */
 export function progress(f: Figure): void {
-  const t = f.target ? `  target ${f.target.text}: ${f.median >= f.target.min ? 'reached' : 'NOT reached'}` : ''
+  const t = f.target ? `  target ${f.target.text}: ${reached(f) ? 'reached' : 'NOT reached'}` : ''
   console.log(`  ${f.id.padEnd(28)} ${fmt(f.median).padStart(12)} ${f.unit}  (runs ${f.runs.map(fmt).join(' / ')})${t}`)
 }
 

@@ -1,7 +1,9 @@
 /**
  * stateflow: signed multi-writer Merkle-DAG logs, replicated peer to peer, folded into views.
  * This entry is browser-safe: nothing Node-specific. Node-only parts are subpath exports
- * (`stateflow/stores/sqlite`, `stateflow/stores/fs`); IndexedDB is `stateflow/stores/indexeddb`.
+ * (`stateflow/stores/sqlite`, `stateflow/stores/fs`, `stateflow/transports/websocket-server`,
+ * `stateflow/transports/http-node`, `stateflow/transports/libp2p`); IndexedDB is
+ * `stateflow/stores/indexeddb`.
  *
  * @example
  * import { createXSync } from 'stateflow'
@@ -68,7 +70,39 @@ export { foldMembership, type MembershipState } from './log/membership.js'
 
 // Logs and the client
 export { createXSync, type XSyncClient, type XSyncInit, type CreateLogInit } from './log/client.js'
-export { Log, MAX_UNSIGNED_RUN, type LogFork, type LogEvent, type IngestResult, type IngestStatus, type IngestOptions, type EventsOptions } from './log/log.js'
+export {
+  Log,
+  MAX_UNSIGNED_RUN,
+  type LogFork,
+  type LogEvent,
+  type LogListener,
+  type IngestResult,
+  type IngestStatus,
+  type IngestOptions,
+  type EventsOptions,
+} from './log/log.js'
+
+// Sync
+export { SyncTimeoutError, type PeerInfo, type SyncOptions } from './log/sync/replicator.js'
+export type { ReconnectOptions } from './log/sync/connections.js'
+export { ProtocolError, AuthError, PROTOCOL_ID, PROTOCOL_VERSION } from './log/sync/messages.js'
+
+// Transports (browser-safe ones; Node-only ones are subpath exports)
+export {
+  ConnectError,
+  FrameTooLargeError,
+  DEFAULT_MAX_FRAME_BYTES,
+  isConnection,
+  type Transport,
+  type Connection,
+  type Listening,
+  type CloseInfo,
+} from './transports/transport.js'
+export { BaseConnection } from './transports/base-connection.js'
+export { memoryNetwork, type MemoryNetwork, type MemoryNetworkOptions, type LinkFaults, type NetworkStats, type TracedFrame } from './transports/memory-network.js'
+export { webSocketTransport, type WebSocketTransport, type WebSocketTransportOptions } from './transports/websocket.js'
+export { broadcastChannelTransport, type BroadcastChannelTransport, type BroadcastChannelTransportOptions } from './transports/broadcast-channel.js'
+export { httpSseServer, httpSseTransport, type HttpSseServer, type HttpSseServerOptions, type HttpSseTransportOptions } from './transports/http-sse.js'
 
 // The DAG
 export { compareEvents, sortEvents, insertOrdered, type Ordered } from './dag/order.js'

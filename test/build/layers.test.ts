@@ -102,15 +102,16 @@ describe('build - browser bundle', () => {
       logLevel: 'silent',
     })
     const inputs = Object.keys(result.metafile!.inputs)
-    const mustNotAppear = ['better-sqlite3', 'node:fs', 'node:net', 'node:crypto', '/ws/', 'sqlite-store', 'fs-store']
+    const mustNotAppear = ['better-sqlite3', 'node:fs', 'node:net', 'node:http', 'node:crypto', '/ws/', 'libp2p', 'sqlite-store', 'fs-store', 'websocket-server', 'http-node']
     for (const bad of mustNotAppear) expect(inputs.filter((i) => i.includes(bad)), bad).toEqual([])
     const code = result.outputFiles[0].contents
     expect(new TextDecoder().decode(code)).not.toMatch(/from\s*["']node:/)
     // Ceiling: measured 2026-11-21 at ~33 KB gzip (noble ed25519 + hashes, multiformats, cborg,
-    // dag-cbor, our code). Re-measure: run this test and read the size it prints; raise the
-    // ceiling only for a dependency that earns it.
+    // dag-cbor, our code), then ~50 KB with the sync protocol and the browser-safe transports
+    // (memory, WebSocket client, BroadcastChannel, HTTP + SSE). Re-measure: run this test and
+    // read the size it prints; raise the ceiling only for code that earns it.
     const gz = gzipSync(code).length
     console.log(`browser bundle: ${code.length} bytes minified, ${gz} bytes gzip`)
-    expect(gz).toBeLessThan(45_000)
+    expect(gz).toBeLessThan(56_000)
   })
 })
