@@ -3,7 +3,7 @@
  *
  *   npm run bench                      # everything, median of 3 runs (a few minutes)
  *   npm run bench -- --quick           # smaller counts
- *   npm run bench -- --only ingest     # some modules (the crypto ceiling always runs)
+ *   npm run bench -- --only ingest     # some modules (crypto, append, ingest, scan, codec, sync; the ceiling always runs)
  *   npm run bench -- --filter ingest.sqlite,scan.sqlite
  *   node --import tsx bench/ingest.ts  # one module on its own
  *
@@ -15,6 +15,7 @@ import { codecBench } from './codec.js'
 import { cryptoBench } from './crypto.js'
 import { ingestBench } from './ingest.js'
 import { scanBench } from './scan.js'
+import { syncBench } from './sync.js'
 import { isMain, parseArgs, runModules, type BenchModule } from './harness.js'
 
 export const modules: Record<string, BenchModule> = {
@@ -23,6 +24,7 @@ export const modules: Record<string, BenchModule> = {
   ingest: ingestBench,
   scan: scanBench,
   codec: codecBench,
+  sync: syncBench,
 }
 
 if (isMain(import.meta.url)) {
