@@ -27,3 +27,15 @@ export function testSeed(): number {
 
 /** Long runs under `npm run test:extensive`, short ones in `npm test`. */
 export const EXTENSIVE = process.env.STATEFLOW_EXTENSIVE === '1'
+
+/**
+ * Wait until `pred()` holds, polling every few ms; fail with `what` after `ms`. Tests assert on
+ * what eventually happens, never on how long it took: the bound only stops a hung test.
+ */
+export async function eventually(pred: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 3))
+  }
+}

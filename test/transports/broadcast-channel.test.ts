@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { broadcastChannelTransport } from '../../src/transports/broadcast-channel.js'
 import type { CloseInfo, Connection, Transport } from '../../src/transports/transport.js'
 import { transportSuite } from '../conformance/transport/index.js'
+import { eventually } from '../conformance/index.js'
 
 const TAG = 'stateflow/bc/1'
 let channels = 0
@@ -48,13 +49,6 @@ function ended(conn: Connection): Promise<CloseInfo> {
   return new Promise((resolve) => conn.onClose(resolve))
 }
 
-async function eventually(pred: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
 
 describe('broadcastChannel - bus behaviour', () => {
   afterEach(closeAll)

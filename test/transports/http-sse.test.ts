@@ -5,6 +5,7 @@ import { httpSseServer, httpSseTransport, type HttpSseServer, type HttpSseServer
 import { toNodeListener } from '../../src/transports/http-node.js'
 import type { CloseInfo, Connection, Listening, Transport } from '../../src/transports/transport.js'
 import { transportSuite } from '../conformance/transport/index.js'
+import { eventually } from '../conformance/index.js'
 
 /** A node:http server on 127.0.0.1 with an httpSseServer mounted at /sse. */
 async function serve(options: Omit<HttpSseServerOptions, 'url'> = {}): Promise<{ http: Server; sse: HttpSseServer; url: string; stop(): Promise<void> }> {
@@ -35,13 +36,6 @@ async function deadAddress(): Promise<string> {
   return `http://127.0.0.1:${port}/sse`
 }
 
-async function eventually(pred: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
 
 function collect(conn: Connection): Uint8Array[] {
   const got: Uint8Array[] = []

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { LIBP2P_PROTOCOL, libp2pTransport, type Libp2pTransport, type Libp2pTransportOptions } from '../../src/transports/libp2p.js'
 import type { CloseInfo, Connection, Listening } from '../../src/transports/transport.js'
 import { transportSuite } from '../conformance/transport/index.js'
+import { eventually } from '../conformance/index.js'
 
 /** Everything a test started, stopped in afterEach so vitest exits. */
 const started: { transports: Libp2pTransport[]; nodes: Libp2p[] } = { transports: [], nodes: [] }
@@ -49,13 +50,6 @@ async function deadPort(): Promise<number> {
   return port
 }
 
-async function eventually(pred: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
 
 function frames(conn: Connection): Uint8Array[] {
   const got: Uint8Array[] = []
@@ -103,7 +97,7 @@ describe('libp2pTransport', () => {
   async function roundTrip(from: Libp2pTransport, address: string, accepted: Connection[]): Promise<void> {
     const before = accepted.length
     const out = await from.dial(address)
-    await eventually(() => accepted.length > before, 'the listener to accept')
+    await eventually(() => accepted.length > before, 'the listener to accept', 20_000)
     const inn = accepted[accepted.length - 1]
     expect(out.remote).toBe(address)
     expect(inn.remote).toMatch(new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+(/ws)?/p2p/${await peerIdOf(from)}$`))
@@ -111,7 +105,7 @@ describe('libp2pTransport', () => {
     const toOut = frames(out)
     await out.send(new Uint8Array([1, 2, 3]))
     await inn.send(new Uint8Array([4, 5]))
-    await eventually(() => toIn.length === 1 && toOut.length === 1, 'a frame each way')
+    await eventually(() => toIn.length === 1 && toOut.length === 1, 'a frame each way', 20_000)
     expect([...toIn[0]]).toEqual([1, 2, 3])
     expect([...toOut[0]]).toEqual([4, 5])
   }
@@ -170,7 +164,7 @@ describe('libp2pTransport', () => {
     })
     const probe = await stockNode()
     await probe.dialProtocol(stock.getMultiaddrs()[0], '/test/ping/1.0.0')
-    await eventually(() => echoed, 'the stock node to answer')
+    await eventually(() => echoed, 'the stock node to answer', 20_000)
     expect(stock.status).toBe('started')
   })
 
@@ -209,7 +203,7 @@ describe('libp2pTransport', () => {
         return 'reset'
       }
     })()
-    await eventually(() => accepted.length === 1, 'the listener to accept the stream')
+    await eventually(() => accepted.length === 1, 'the listener to accept the stream', 20_000)
     const info = await endInfo(accepted[0])
     expect(info.error).toMatchObject({ code: 'TOO_LARGE' })
     expect(['ended', 'reset']).toContain(await readEnd)
@@ -224,7 +218,7 @@ describe('libp2pTransport', () => {
     const stream = await stock.dialProtocol(multiaddr(address), LIBP2P_PROTOCOL)
     // One well-formed frame, then the end of the stream.
     await stream.sink([Uint8Array.from([0, 0, 0, 0, 2, 7, 8])])
-    await eventually(() => accepted.length === 1, 'the listener to accept the stream')
+    await eventually(() => accepted.length === 1, 'the listener to accept the stream', 20_000)
     const got = frames(accepted[0])
     const info = await endInfo(accepted[0])
     expect(info.local).toBe(false)
@@ -236,7 +230,7 @@ describe('libp2pTransport', () => {
     const { accepted, address } = await listener()
     const dialer = transport({ listen: [] })
     const conns = await Promise.all(Array.from({ length: 12 }, () => dialer.dial(address)))
-    await eventually(() => accepted.length === 12, 'all twelve accepted')
+    await eventually(() => accepted.length === 12, 'all twelve accepted', 20_000)
     expect(conns.every((c) => !c.closed)).toBe(true)
     expect(new Set(accepted).size).toBe(12)
   })
@@ -245,7 +239,7 @@ describe('libp2pTransport', () => {
     const { accepted, address } = await listener()
     const dialer = transport({ listen: [] })
     const out = await dialer.dial(address)
-    await eventually(() => accepted.length === 1, 'the listener to accept')
+    await eventually(() => accepted.length === 1, 'the listener to accept', 20_000)
     const ended = endInfo(accepted[0])
     await (await dialer.node()).stop()
     const info = await ended
@@ -258,7 +252,7 @@ describe('libp2pTransport', () => {
     const { t, accepted, address } = await listener()
     const dialer = transport({ listen: [] })
     const out = await dialer.dial(address)
-    await eventually(() => accepted.length === 1, 'the listener to accept')
+    await eventually(() => accepted.length === 1, 'the listener to accept', 20_000)
     const outEnd = endInfo(out)
     const node = await t.node()
     await t.close()

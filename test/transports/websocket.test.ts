@@ -6,6 +6,7 @@ import type { CloseInfo, Connection, Transport } from '../../src/transports/tran
 import { truncateUtf8, webSocketTransport } from '../../src/transports/websocket.js'
 import { webSocketServer, type WebSocketServerTransport } from '../../src/transports/websocket-server.js'
 import { transportSuite } from '../conformance/transport/index.js'
+import { eventually } from '../conformance/index.js'
 
 /** A port nobody listens on (just freed; good enough on a test machine). */
 async function deadPort(): Promise<number> {
@@ -81,13 +82,6 @@ function ended(conn: Connection): Promise<CloseInfo> {
   return new Promise((resolve) => conn.onClose(resolve))
 }
 
-async function eventually(pred: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
 
 async function serve(options: Parameters<typeof webSocketServer>[0] = {}): Promise<{ server: WebSocketServerTransport; address: string; accepted: Connection[] }> {
   const server = keep(webSocketServer(options))

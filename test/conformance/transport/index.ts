@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Connection, Listening, Transport } from '../../../src/transports/transport.js'
 import type { TestSetup } from '../index.js'
-import { prng } from '../index.js'
+import { prng, eventually } from '../index.js'
 
 export interface TransportPair {
   /** Listens (its `listen` is called by the suite). */
@@ -76,14 +76,6 @@ function closedPromise(conn: Connection): Promise<{ local: boolean; reason?: str
   return new Promise((resolve) => conn.onClose(resolve))
 }
 
-/** Wait until `pred()` holds, polling; the suite never asserts on time, only on eventually. */
-async function eventually(pred: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
 
 export function transportSuite(fixture: TransportFixture): void {
   describe(`${fixture.name} - transport conformance`, () => {

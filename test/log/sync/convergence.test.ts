@@ -8,19 +8,12 @@ import { describe, expect, it } from 'vitest'
 import { createXSync, type XSyncClient } from '../../../src/log/client.js'
 import { memoryNetwork } from '../../../src/transports/memory-network.js'
 import { toHex } from '../../../src/dag/bytes.js'
-import { EXTENSIVE, prng, testSeed } from '../../conformance/index.js'
+import { EXTENSIVE, prng, testSeed, eventually } from '../../conformance/index.js'
 
 const PEERS = 5
 const LOGS = ['l1', 'l2']
 const SCHEDULES = EXTENSIVE ? 10_000 : 100
 
-async function waitFor(pred: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 5000; i++) {
-    if (pred()) return
-    await new Promise((r) => setTimeout(r, 2))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 
 async function state(c: XSyncClient, log: string): Promise<string> {
   const order: string[] = []
@@ -69,7 +62,7 @@ async function schedule(seed: number): Promise<void> {
     net.setFaults({ loss: 0, duplicate: 0, reorder: false, latency: [1, 1] })
     net.heal()
     const degree = names.map((_, i) => edges.filter(([a, b]) => a === i || b === i).length)
-    await waitFor(() => peers.every((p, i) => p.peers().length === degree[i]), 'every edge to reconnect')
+    await eventually(() => peers.every((p, i) => p.peers().length === degree[i]), 'every edge to reconnect')
     for (let round = 0; round < 2; round++) {
       await Promise.all(peers.flatMap((p) => LOGS.map((l) => p.sync(l, { timeoutMs: 5000 }))))
       await net.idle()

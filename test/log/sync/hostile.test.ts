@@ -12,6 +12,7 @@ import { signNonce } from '../../../src/log/sync/handshake.js'
 import { generateIdentity, type Identity } from '../../../src/log/identity.js'
 import { randomSeed } from '../../../src/log/crypto-backend.js'
 import * as dagCbor from '@ipld/dag-cbor'
+import { eventually } from '../../conformance/index.js'
 
 const clients: XSyncClient[] = []
 afterEach(async () => {
@@ -26,13 +27,6 @@ async function victim(net: MemoryNetwork, extra: Parameters<typeof createXSync>[
   return c
 }
 
-async function until(pred: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (pred()) return
-    await new Promise((r) => setTimeout(r, 2))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 
 interface Rogue {
   conn: Connection
@@ -50,7 +44,7 @@ async function rogue(net: MemoryNetwork, name = 'rogue', identity?: Identity): P
   const r: Rogue = { conn, inbox, closed: () => ended, send: (m) => conn.send(encodeMessage(m)) }
   if (identity) {
     await r.send({ t: 'hello', nonce: randomSeed() })
-    await until(() => inbox.some((m) => m.t === 'hello'), 'hello')
+    await eventually(() => inbox.some((m) => m.t === 'hello'), 'hello')
     const hello = inbox.find((m) => m.t === 'hello') as Extract<Message, { t: 'hello' }>
     await r.send({ t: 'auth', key: identity.publicKey, sig: await signNonce(identity, hello.nonce) })
   }
@@ -75,7 +69,7 @@ describe('sync against a hostile peer', () => {
     const v = await victim(net)
     const r = await rogue(net)
     await r.conn.send(new Uint8Array([0xff, 0x00, 0x13]))
-    await until(r.closed, 'the rogue to be cut off')
+    await eventually(r.closed, 'the rogue to be cut off')
     expect(lastError(r)?.code).toBe('PROTOCOL')
     const good = await createXSync({ transports: [net.transport('good')] })
     clients.push(good)
@@ -93,7 +87,7 @@ describe('sync against a hostile peer', () => {
       await victim(net)
       const r = await rogue(net)
       await r.conn.send(frame)
-      await until(r.closed, 'the rogue to be cut off')
+      await eventually(r.closed, 'the rogue to be cut off')
       expect(lastError(r)?.code).toBe('PROTOCOL')
     })
   }
@@ -105,7 +99,7 @@ describe('sync against a hostile peer', () => {
     const id = await generateIdentity()
     await r.send({ t: 'hello', nonce: randomSeed() })
     await r.send({ t: 'auth', key: id.publicKey, sig: new Uint8Array(64) })
-    await until(r.closed, 'the rogue to be cut off')
+    await eventually(r.closed, 'the rogue to be cut off')
     expect(lastError(r)?.code).toBe('AUTH')
     expect(v.peers()).toEqual([])
   })
@@ -114,7 +108,7 @@ describe('sync against a hostile peer', () => {
     const net = memoryNetwork({ seed: 4 })
     await victim(net, { sync: { handshakeTimeoutMs: 20 } })
     const r = await rogue(net)
-    await until(r.closed, 'the silent peer to be closed')
+    await eventually(r.closed, 'the silent peer to be closed')
     expect(lastError(r)?.code).toBe('AUTH')
   })
 
@@ -122,11 +116,11 @@ describe('sync against a hostile peer', () => {
     const net = memoryNetwork({ seed: 5 })
     const v = await victim(net, { sync: { maxInvalidEvents: 3 } })
     const r = await rogue(net, 'rogue', await generateIdentity())
-    await until(() => v.peers().length === 1, 'the rogue to authenticate')
+    await eventually(() => v.peers().length === 1, 'the rogue to authenticate')
     const events = await someEvents(4)
     for (const e of events) if (e.sig) e.sig = e.sig.map((b, i) => (i === 0 ? b ^ 1 : b))
     await r.send({ t: 'events', log: 'l', events })
-    await until(() => r.inbox.some((m) => m.t === 'reject'), 'a reject')
+    await eventually(() => r.inbox.some((m) => m.t === 'reject'), 'a reject')
     const rej = r.inbox.find((m) => m.t === 'reject') as Extract<Message, { t: 'reject' }>
     expect(rej.items.map((i) => i.code)).toEqual(['SIGNATURE'])
     expect(v.peers()[0].invalidReceived).toBe(1)
@@ -135,7 +129,7 @@ describe('sync against a hostile peer', () => {
     // One rejection so far (the unsigned three wait for a signature). Four more go past 3.
     const bad = (await someEvents(1)).concat(await someEvents(1), await someEvents(1), await someEvents(1)).map((e) => ({ bytes: e.bytes, sig: new Uint8Array(64) }))
     await r.send({ t: 'events', log: 'l', events: bad })
-    await until(r.closed, 'the rogue to be cut off')
+    await eventually(r.closed, 'the rogue to be cut off')
     expect(lastError(r)?.code).toBe('PROTOCOL')
     expect(await v.log('l').count()).toBe(0)
     expect(v.peers()).toEqual([])
@@ -145,10 +139,10 @@ describe('sync against a hostile peer', () => {
     const net = memoryNetwork({ seed: 6 })
     const v = await victim(net)
     const r = await rogue(net, 'rogue', await generateIdentity())
-    await until(() => v.peers().length === 1, 'the rogue to authenticate')
+    await eventually(() => v.peers().length === 1, 'the rogue to authenticate')
     await r.send({ t: 'events', log: 'other', events: await someEvents(3, 'other') })
     await r.send({ t: 'events', log: 'l', events: await someEvents(3) })
-    await until(() => v.peers()[0]?.invalidReceived === 0 && r.inbox.length > 0, 'processing')
+    await eventually(() => v.peers()[0]?.invalidReceived === 0 && r.inbox.length > 0, 'processing')
     await net.idle()
     expect(await v.store.count('other')).toBe(0)
     expect(await v.log('l').count()).toBe(3)
@@ -158,11 +152,11 @@ describe('sync against a hostile peer', () => {
     const net = memoryNetwork({ seed: 7 })
     const v = await victim(net, { pendingPerPeer: 3, sync: { maxInvalidEvents: 1000 } })
     const r = await rogue(net, 'rogue', await generateIdentity())
-    await until(() => v.peers().length === 1, 'the rogue to authenticate')
+    await eventually(() => v.peers().length === 1, 'the rogue to authenticate')
     // Drop each chain's first event: the rest wait for a parent that never comes.
     const chain = await someEvents(8)
     await r.send({ t: 'events', log: 'l', events: chain.slice(1) })
-    await until(() => r.inbox.some((m) => m.t === 'reject'), 'a reject')
+    await eventually(() => r.inbox.some((m) => m.t === 'reject'), 'a reject')
     const rej = r.inbox.find((m) => m.t === 'reject') as Extract<Message, { t: 'reject' }>
     expect(rej.items.every((i) => i.code === 'PENDING_OVERFLOW')).toBe(true)
     expect(rej.items.length).toBe(4)
@@ -174,7 +168,7 @@ describe('sync against a hostile peer', () => {
     const net = memoryNetwork({ seed: 8, maxFrameBytes: 1024 })
     const v = await victim(net)
     const r = await rogue(net, 'rogue', await generateIdentity())
-    await until(() => v.peers().length === 1, 'the rogue to authenticate')
+    await eventually(() => v.peers().length === 1, 'the rogue to authenticate')
     await expect(r.conn.send(new Uint8Array(2048))).rejects.toMatchObject({ code: 'TOO_LARGE' })
     expect(r.closed()).toBe(false)
   })

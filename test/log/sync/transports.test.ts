@@ -13,19 +13,13 @@ import { httpSseServer, httpSseTransport } from '../../../src/transports/http-ss
 import { toNodeListener } from '../../../src/transports/http-node.js'
 import { libp2pTransport } from '../../../src/transports/libp2p.js'
 import { broadcastChannelTransport } from '../../../src/transports/broadcast-channel.js'
+import { eventually } from '../../conformance/index.js'
 
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
 
-async function until(pred: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 2500; i++) {
-    if (await pred()) return
-    await new Promise((r) => setTimeout(r, 4))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 
 type Pair = { server: Transport; client: Transport }
 
@@ -67,7 +61,7 @@ describe('sync over real transports', () => {
       expect(await b.log('l').count()).toBe(2000)
       await a.log('l').append('t', { live: 'from a' })
       await b.log('l').append('t', { live: 'from b' })
-      await until(async () => (await a.log('l').count()) === 2002 && (await b.log('l').count()) === 2002, 'both live events on both peers')
+      await eventually(async () => (await a.log('l').count()) === 2002 && (await b.log('l').count()) === 2002, 'both live events on both peers')
       const order = async (c: XSyncClient): Promise<string[]> => {
         const out: string[] = []
         for await (const e of c.log('l').events()) out.push(e.cid.toString())
