@@ -68,14 +68,16 @@ export {
 export { MEMBERS_ADD, MEMBERS_REMOVE, type GenesisBody, type MembersBody, type LogPolicy } from './log/event-types.js'
 export { foldMembership, type MembershipState } from './log/membership.js'
 
-// Logs and the client
-export { createXSync, type XSyncClient, type XSyncInit, type CreateLogInit } from './log/client.js'
+// Logs and the client (createXSync with views: the log-layer client plus view hosts)
+export { createXSync, type XSyncViewsInit } from './views/client.js'
+export type { XSyncClient, XSyncInit, CreateLogInit } from './log/client.js'
 export {
   Log,
   MAX_UNSIGNED_RUN,
   type LogFork,
   type LogEvent,
   type LogListener,
+  type LogViews,
   type IngestResult,
   type IngestStatus,
   type IngestOptions,
@@ -126,3 +128,35 @@ export {
   type AuthorScanOptions,
 } from './stores/event-store.js'
 export { memoryStore, type MemoryStoreInit } from './stores/memory-store.js'
+
+// Views, claims, placement, presence (Automerge documents: the `stateflow/docs` subpath)
+export { encodeState, decodeState, isView, type View, type ViewContext, type ViewPosition, type DocumentsCapability } from './views/view.js'
+export { ViewHost, type ViewHostOptions, type ViewSnapshot } from './views/host.js'
+export { headsView, type HeadsState } from './views/heads-view.js'
+export { workQueueView, WORK, type WorkQueueState, type WorkItem, type WorkResult } from './views/work-queue.js'
+export {
+  decideClaim,
+  electionRank,
+  rendezvousScore,
+  CLAIM_MODES,
+  type ClaimMode,
+  type ClaimRules,
+  type Decision,
+  type Winner,
+  type AnnouncedPeer,
+  type ClaimInput,
+} from './views/claims.js'
+export { explainClaim, type ClaimExplanation } from './views/explain.js'
+export {
+  detectLocalNode,
+  checkPlacement,
+  validatePlacement,
+  validateNodeSpec,
+  normalizeNodeSpec,
+  NODE_KINDS,
+  DETECTED_CAPABILITIES,
+  type RuntimeNodeSpec,
+  type Placement,
+  type NodeKind,
+} from './views/placement.js'
+export { peerPresenceView, announcedPeers, hello, bye, PEER_HELLO, PEER_BYE, type PresenceState, type PeerAnnouncement } from './views/presence-view.js'

@@ -33,8 +33,8 @@ export interface XSyncInit {
   maxClockSkewMs?: number
   /** @default 16384 */
   pendingPerPeer?: number
-  /** Views to host (DESIGN §7); accepted for forward compatibility, folded by a later layer. */
-  views?: Record<string, unknown>
+  /** Called with each log as it is first opened (the views layer attaches its hosts here). @internal */
+  onLogOpened?: (log: Log) => void
   /** How this node reaches peers: `listen()` uses every one that can listen, `connect(address)` the one that dials it. */
   transports?: Transport[]
   /** Sync protocol settings (which logs to replicate, bounds, timeouts). */
@@ -109,6 +109,7 @@ export async function createXSync(init: XSyncInit = {}): Promise<XSyncClient> {
         ...(init.pendingPerPeer !== undefined ? { pendingPerPeer: init.pendingPerPeer } : {}),
       })
       logs.set(id, log)
+      init.onLogOpened?.(log)
       replicator.track(log)
     }
     return log

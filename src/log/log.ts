@@ -32,6 +32,7 @@ import {
   DecodeError,
   FutureError,
   InvalidArgumentError,
+  NotFoundError,
   ParentLogError,
   PendingOverflowError,
   SeqError,
@@ -48,6 +49,19 @@ import { publicKeyToDid, type Identity } from './identity.js'
 /** A decoded event of a log, with its signature if it carried one. */
 export interface LogEvent<B = unknown> extends DecodedEvent<B> {
   sig?: Uint8Array
+}
+
+/**
+ * What the views layer provides a log (it sits above this one, so it plugs in): the folded state
+ * of a named view, and its snapshots as they change. @internal
+ */
+export interface LogViews {
+  names(): string[]
+  snapshot(name: string): Promise<unknown>
+  observe(name: string): AsyncIterable<unknown>
+  /** Present when a registered view holds documents (`docView`). */
+  doc?(id: string): Promise<unknown>
+  changeDoc?(id: string, fn: (doc: any) => void): Promise<LogEvent | undefined>
 }
 
 /** A log's heads and version vector in raw bytes, as the sync protocol carries them. */
@@ -170,6 +184,57 @@ export class Log {
     })
     this.queue = next.catch(() => undefined)
     return next
+  }
+
+  private views: LogViews | undefined
+
+  /** Plug in the views layer (the client does this for views it was given). @internal */
+  attachViews(views: LogViews): void {
+    this.views = views
+  }
+
+  private viewsFor(name: string): LogViews {
+    if (this.closed) throw new ClosedError(`log ${this.id}`)
+    if (!this.views || !this.views.names().includes(name)) {
+      throw new NotFoundError(`no view named ${JSON.stringify(name).slice(0, 80)} on this client (views: ${this.views?.names().join(', ') || 'none'}); register it with createXSync({ views })`)
+    }
+    return this.views
+  }
+
+  /**
+   * The current state of a registered view, folded over every event stored so far, with its
+   * position and the stable prefix (a `ViewSnapshot` of the views layer).
+   */
+  async view<T = unknown>(name: string): Promise<T> {
+    return (await this.viewsFor(name).snapshot(name)) as T
+  }
+
+  /** A copy of document `docId`, folded by the registered document view (`docView` of `stateflow/docs`). */
+  async doc<T = unknown>(docId: string): Promise<T | undefined> {
+    const v = this.docViews()
+    return (await v.doc!(docId)) as T | undefined
+  }
+
+  /** Change document `docId` with `fn` and append the change as an event; undefined if nothing changed. */
+  changeDoc<T = any>(docId: string, fn: (doc: T) => void): Promise<LogEvent | undefined> {
+    try {
+      return this.docViews().changeDoc!(docId, fn)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  private docViews(): LogViews {
+    if (this.closed) throw new ClosedError(`log ${this.id}`)
+    if (!this.views?.doc || !this.views.changeDoc) {
+      throw new NotFoundError('no document view on this client: register docView() from stateflow/docs with createXSync({ views })')
+    }
+    return this.views
+  }
+
+  /** Snapshots of a registered view as it changes: the current one first. */
+  observe<T = unknown>(name: string): AsyncIterable<T> {
+    return this.viewsFor(name).observe(name) as AsyncIterable<T>
   }
 
   /** Stop accepting calls; queued calls reject with `CLOSED`. Idempotent. */

@@ -10,6 +10,8 @@
  *                                              `done` ends that answer; absent `re` is a live push
  * - `reject` { log, items }                     events of yours I refused, with the code why
  * - `error`  { code, message }                  the sender is about to close the connection
+ * - `ping`   {}                                 a heartbeat on an idle connection (liveness is
+ *                                              local knowledge: it never enters the log)
  *
  * Unknown message types of version 1 are ignored, so a later minor addition does not break
  * older peers; another version is refused.
@@ -83,7 +85,10 @@ export interface ErrorMessage {
   code: string
   message: string
 }
-export type Message = Hello | Auth | Have | Events | Reject | ErrorMessage
+export interface Ping {
+  t: 'ping'
+}
+export type Message = Hello | Auth | Have | Events | Reject | ErrorMessage | Ping
 
 /** Bounds on what one message may list; the frame bound caps the bytes. */
 export const LIMITS = {
@@ -128,6 +133,8 @@ export function encodeMessage(m: Message): Uint8Array {
       return dagCbor.encode({ v: PROTOCOL_VERSION, t: m.t, log: m.log, items: m.items.map((i) => (i.cid ? [i.code, i.cid] : [i.code])) })
     case 'error':
       return dagCbor.encode({ v: PROTOCOL_VERSION, t: m.t, code: m.code, message: m.message })
+    case 'ping':
+      return dagCbor.encode({ v: PROTOCOL_VERSION, t: m.t })
   }
 }
 
@@ -227,6 +234,8 @@ export function decodeMessage(frame: Uint8Array): Message | undefined {
     }
     case 'error':
       return { t: 'error', code: text(m.code, 'error.code', 64), message: text(m.message, 'error.message', LIMITS.text) }
+    case 'ping':
+      return { t: 'ping' }
     default:
       if (typeof m.t !== 'string') fail('message has no type')
       return undefined

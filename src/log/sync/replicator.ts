@@ -35,6 +35,12 @@ export interface SyncOptions {
   eventsPerFrame?: number
   /** Bytes of events per frame, about. @default 512 KiB */
   bytesPerFrame?: number
+  /**
+   * A connection with nothing to send for this long gets a heartbeat (`ping`), and one that has
+   * heard nothing for three times this long is closed as silent (a dialer then dials again).
+   * Heartbeats never enter the log. 0 turns both off. @default 5000
+   */
+  heartbeatMs?: number
 }
 
 export interface PeerInfo {
@@ -46,6 +52,8 @@ export interface PeerInfo {
   direction: Direction
   /** Logs the peer told us it holds. */
   logs: string[]
+  /** When this node last heard from the peer (its own clock, ms since the epoch): local knowledge only. */
+  lastSeen: number
   /** Events of the peer's that this side refused, and of ours that it refused. */
   invalidReceived: number
   rejectedByPeer: number
@@ -100,6 +108,24 @@ export class Replicator {
     this.maxInvalid = options.maxInvalidEvents ?? 100
     this.eventsPerFrame = options.eventsPerFrame ?? 512
     this.bytesPerFrame = options.bytesPerFrame ?? 512 * 1024
+    const beat = options.heartbeatMs ?? 5000
+    if (beat > 0) {
+      this.heartbeat = setInterval(() => this.beat(beat), Math.max(10, Math.floor(beat / 2)))
+      // Heartbeats must not keep a process alive that has nothing else to do.
+      ;(this.heartbeat as { unref?: () => void }).unref?.()
+    }
+  }
+
+  private heartbeat: ReturnType<typeof setInterval> | undefined
+
+  /** Ping idle connections; close the ones that have been silent for three heartbeats. */
+  private beat(every: number): void {
+    const now = Date.now()
+    for (const s of this.sessions) {
+      if (!s.open) continue
+      if (now - s.lastHeard > 3 * every) void s.close('silent: no frame for three heartbeats')
+      else if (now - s.lastSent >= every) void s.send({ t: 'ping' }).catch(() => undefined)
+    }
   }
 
   // --- connections ---------------------------------------------------------------------------
@@ -135,6 +161,7 @@ export class Replicator {
       transport: s.transport,
       direction: s.direction,
       logs: [...s.interested].sort(),
+      lastSeen: s.lastHeard,
       invalidReceived: s.invalidReceived,
       rejectedByPeer: s.rejectedByPeer,
     }))
@@ -383,6 +410,7 @@ export class Replicator {
 
   async close(): Promise<void> {
     this.closed = true
+    if (this.heartbeat) clearInterval(this.heartbeat)
     for (const off of this.tracked.values()) off()
     this.tracked.clear()
     for (const w of [...this.waiters]) w.resolve()

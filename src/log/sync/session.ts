@@ -42,6 +42,9 @@ export class Session {
   /** Rejected events the peer sent, and rejections it reported of ours. */
   invalidReceived = 0
   rejectedByPeer = 0
+  /** When a frame last came in, and last went out (this node's clock: liveness is local knowledge). */
+  lastHeard = Date.now()
+  lastSent = Date.now()
   private readonly nonce = randomSeed()
   private theirNonce: Uint8Array | undefined
   private chain: Promise<void> = Promise.resolve()
@@ -62,6 +65,7 @@ export class Session {
     this.ready = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }))
     this.ready.catch(() => undefined)
     conn.onFrame((f) => {
+      this.lastHeard = Date.now()
       this.chain = this.chain.then(() => this.handle(f))
     })
     conn.onClose((info) => this.end(info.reason))
@@ -78,6 +82,7 @@ export class Session {
   /** Send one message; fails with `CLOSED` once the connection has ended. */
   async send(m: Message): Promise<void> {
     if (this.ended) throw new ClosedError(`session with ${this.did ?? this.conn.remote}`)
+    this.lastSent = Date.now()
     await this.conn.send(encodeMessage(m))
   }
 
@@ -146,6 +151,8 @@ export class Session {
       case 'error':
         await this.close(`peer error ${m.code}: ${m.message.slice(0, 100)}`)
         return
+      case 'ping':
+        return // lastHeard is all it is for
     }
     if (this.did === undefined) throw new ProtocolError(`'${m.t}' before authentication`)
     switch (m.t) {

@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createXSync, type XSyncClient } from '../../../src/log/client.js'
 import { memoryNetwork, type MemoryNetwork } from '../../../src/transports/memory-network.js'
 import { toHex } from '../../../src/dag/bytes.js'
+import { decodeMessage } from '../../../src/log/sync/messages.js'
+import { eventually } from '../../conformance/index.js'
 
 const clients: XSyncClient[] = []
 afterEach(async () => {
@@ -149,5 +151,31 @@ describe('sync over the memory network', () => {
     await net.idle()
     await new Promise((r) => setTimeout(r, 30))
     expect(b.peers()).toEqual([])
+  })
+})
+
+describe('heartbeats', () => {
+  it('idle connections carry pings (never events), lastSeen moves, and a silent link is closed and redialed', async () => {
+    const net = memoryNetwork({ seed: 8, trace: true })
+    const a = await peer(net, 'a', { sync: { heartbeatMs: 20, handshakeTimeoutMs: 100 } })
+    const b = await peer(net, 'b', { sync: { heartbeatMs: 20, handshakeTimeoutMs: 100 } })
+    a.log('l')
+    b.log('l')
+    await b.connect('memory:a')
+    await b.sync('l')
+    await net.idle()
+    const before = b.peers()[0].lastSeen
+    net.resetStats()
+    await new Promise((r) => setTimeout(r, 120))
+    const types = net.trace().map((f) => (decodeMessage(f.bytes) as { t: string }).t)
+    expect(types.length).toBeGreaterThan(0)
+    expect(new Set(types)).toEqual(new Set(['ping']))
+    expect(b.peers()[0].lastSeen).toBeGreaterThan(before)
+    expect(await a.log('l').count()).toBe(0) // heartbeats never enter the log
+    // Every frame lost: both ends go silent, close, and b dials again once frames flow.
+    net.setFaults({ loss: 1 })
+    await eventually(() => a.peers().length === 0 && b.peers().length === 0, 'the silent link to close')
+    net.setFaults({ loss: 0 })
+    await eventually(() => b.peers().length === 1, 'b to redial')
   })
 })

@@ -1,0 +1,308 @@
+/**
+ * The view host (DESIGN §7): folds one log into one view, in total order, and keeps the result
+ * current as events arrive.
+ *
+ * - An event that sorts after the tip is applied incrementally. One that sorts earlier (a late
+ *   arrival from a partitioned peer) rewinds to the nearest checkpoint before it and re-folds
+ *   from there. Which case applies is decided by counting: if the events after the tip plus
+ *   those folded equal the store's count, nothing arrived earlier.
+ * - Checkpoints every `checkpointEvery` events, kept in memory (the newest `keepCheckpoints`);
+ *   the newest one inside the stable prefix is persisted in the store's meta space, so a
+ *   restarted peer folds only what came after it. Only stable checkpoints are persisted: no
+ *   event can ever sort before them, so they never need an older one to rewind to.
+ * - Stability: every future event of an author has a clock above that author's newest event, so
+ *   with `m` the least, over the authors seen, of their newest clock, no event can arrive that
+ *   sorts at or before clock `m`: the prefix up to the last event of clock `m` is stable. (Judged
+ *   against the authors seen so far: a writer who has never written can still add events.)
+ */
+import * as dagCbor from '@ipld/dag-cbor'
+import { bytesKey } from '../dag/bytes.js'
+import { compareEvents, type Ordered } from '../dag/order.js'
+import type { EventStore } from '../stores/event-store.js'
+import type { Log, LogEvent } from '../log/log.js'
+import { decodeState, encodeState, type View, type ViewPosition } from './view.js'
+
+export interface ViewHostOptions {
+  /** Events between checkpoints. @default 1000 */
+  checkpointEvery?: number
+  /** Checkpoints kept in memory for rewinds. @default 32 */
+  keepCheckpoints?: number
+}
+
+/** What `view(name)` and `observe(name)` give: a copy of the state and where it stands. */
+export interface ViewSnapshot<S = unknown> {
+  name: string
+  state: S
+  /** The last event folded, or null before the first. */
+  position: ViewPosition | null
+  /** The stable prefix: events up to here can no longer be reordered. */
+  stable: { clock: number; count: number }
+  /** Log time: the largest event time folded. */
+  time: number
+}
+
+interface Checkpoint {
+  pos: Ordered | null
+  count: number
+  time: number
+  /** Newest clock per author key, for stability after a restore. */
+  clocks: Map<string, number>
+  bytes: Uint8Array
+}
+
+const META_PREFIX = 'view/'
+
+export class ViewHost<S> {
+  private state: S
+  private tip: Ordered | null = null
+  private count = 0
+  private time = 0
+  private clocks = new Map<string, number>()
+  /** `ends[c]`: how many events have a clock ≤ c (for the stable count). */
+  private ends: number[] = [0]
+  private checkpoints: Checkpoint[] = []
+  private persistedCount = -1
+  private started: Promise<void> | undefined
+  private running: Promise<void> = Promise.resolve()
+  private dirty = false
+  private earliest: Ordered | undefined
+  private readonly observers = new Set<() => void>()
+  private readonly every: number
+  private readonly keep: number
+  private unsubscribe: (() => void) | undefined
+  private closed = false
+
+  constructor(
+    private readonly log: Log,
+    private readonly store: EventStore,
+    readonly view: View<S>,
+    options: ViewHostOptions = {},
+  ) {
+    this.state = view.initial()
+    this.every = Math.max(1, options.checkpointEvery ?? 1000)
+    this.keep = Math.max(1, options.keepCheckpoints ?? 32)
+  }
+
+  private get metaKey(): string {
+    return `${META_PREFIX}${this.log.id}/${this.view.name}/${this.view.version}`
+  }
+
+  /** Start folding (once): restore the persisted checkpoint, catch up, then follow new events. */
+  start(): Promise<void> {
+    if (!this.started) {
+      this.unsubscribe = this.log.subscribe((e) => this.noticed(e))
+      this.started = this.enqueue(async () => {
+        await this.restore()
+        this.dirty = true
+      })
+    }
+    return this.started
+  }
+
+  private noticed(e: LogEvent): void {
+    const pos = { clock: e.clock, cid: e.cid.bytes }
+    if (!this.earliest || compareEvents(pos, this.earliest) < 0) this.earliest = pos
+    this.dirty = true
+    void this.enqueue(() => this.catchUp())
+  }
+
+  private enqueue(fn: () => Promise<void>): Promise<void> {
+    const next = this.running.then(fn)
+    this.running = next.catch(() => undefined)
+    return next
+  }
+
+  /** Resolves when every event stored so far is folded. */
+  async settled(): Promise<void> {
+    await this.start()
+    await this.enqueue(() => this.catchUp())
+  }
+
+  /** Run `fn` on the live state once every stored event is folded; `fn` must not keep or change it. */
+  async read<T>(fn: (state: S) => T): Promise<T> {
+    await this.settled()
+    return fn(this.state)
+  }
+
+  async snapshot(): Promise<ViewSnapshot<S>> {
+    await this.settled()
+    return this.copy()
+  }
+
+  /** Snapshots as the state changes: the current one first; a slow reader gets the latest. */
+  async *observe(): AsyncGenerator<ViewSnapshot<S>> {
+    let wake: (() => void) | undefined
+    let changed = true
+    const poke = (): void => {
+      changed = true
+      wake?.()
+    }
+    this.observers.add(poke)
+    try {
+      await this.settled()
+      while (!this.closed) {
+        if (!changed) await new Promise<void>((r) => (wake = r))
+        wake = undefined
+        if (this.closed) return
+        changed = false
+        yield this.copy()
+      }
+    } finally {
+      this.observers.delete(poke)
+    }
+  }
+
+  private copy(): ViewSnapshot<S> {
+    const last = this.tip
+    return {
+      name: this.view.name,
+      state: decodeState(this.view, encodeState(this.view, this.state)),
+      position: last ? { clock: last.clock, cid: last.cid, count: this.count } : null,
+      stable: this.stable(),
+      time: this.time,
+    }
+  }
+
+  private stable(): { clock: number; count: number } {
+    if (this.clocks.size === 0) return { clock: 0, count: 0 }
+    let m = Infinity
+    for (const c of this.clocks.values()) if (c < m) m = c
+    return { clock: m, count: this.ends[Math.min(m, this.ends.length - 1)] ?? 0 }
+  }
+
+  // --- folding -------------------------------------------------------------------------------
+
+  private async catchUp(): Promise<void> {
+    if (!this.dirty || this.closed) return
+    this.dirty = false
+    const earliest = this.earliest
+    this.earliest = undefined
+    const before = this.count
+    const total = await this.store.count(this.log.id)
+    if (total === this.count) return
+    const after: LogEvent[] = []
+    for await (const e of this.log.events(this.tip ? { after: this.tip } : {})) after.push(e)
+    if (this.count + after.length === total) {
+      for (const e of after) this.apply(e)
+    } else {
+      // Something arrived that sorts before the tip: back to a checkpoint before it.
+      this.rewind(earliest)
+      for await (const e of this.log.events(this.tip ? { after: this.tip } : {})) this.apply(e)
+    }
+    if (this.count !== before || after.length > 0) {
+      await this.persist()
+      for (const o of this.observers) o()
+    }
+  }
+
+  private apply(e: LogEvent): void {
+    if (e.time > this.time) this.time = e.time
+    this.state = this.view.reduce(this.state, e, { log: this.log.id, time: this.time, index: this.count })
+    this.count++
+    this.tip = { clock: e.clock, cid: e.cid.bytes }
+    const a = bytesKey(e.author)
+    if ((this.clocks.get(a) ?? 0) < e.clock) this.clocks.set(a, e.clock)
+    const ends = this.ends
+    while (ends.length <= e.clock) ends.push(ends[ends.length - 1])
+    ends[e.clock] = this.count
+    if (this.count % this.every === 0) this.checkpoint()
+  }
+
+  private checkpoint(): void {
+    this.checkpoints.push({
+      pos: this.tip,
+      count: this.count,
+      time: this.time,
+      clocks: new Map(this.clocks),
+      bytes: encodeState(this.view, this.state),
+    })
+    // Keep the newest; the oldest one inside the stable prefix is never needed once a newer
+    // stable one exists, so dropping from the front is safe when the list is long.
+    if (this.checkpoints.length > this.keep) this.checkpoints.shift()
+  }
+
+  private rewind(to: Ordered | undefined): void {
+    let i = this.checkpoints.length - 1
+    while (i >= 0 && to !== undefined && this.checkpoints[i].pos !== null && compareEvents(this.checkpoints[i].pos!, to) >= 0) i--
+    if (to === undefined) i = -1
+    const cp = i >= 0 ? this.checkpoints[i] : undefined
+    this.checkpoints.length = Math.max(0, i + 1)
+    if (cp) {
+      this.state = decodeState(this.view, cp.bytes)
+      this.tip = cp.pos
+      this.count = cp.count
+      this.time = cp.time
+      this.clocks = new Map(cp.clocks)
+    } else {
+      this.state = this.view.initial()
+      this.tip = null
+      this.count = 0
+      this.time = 0
+      this.clocks = new Map()
+    }
+    // Clock ends past the restored tip are rebuilt as the fold goes on.
+    const keepTo = this.tip ? this.tip.clock : 0
+    this.ends.length = keepTo + 1
+    if (this.ends.length === 0) this.ends.push(0)
+    this.ends[keepTo] = this.count
+  }
+
+  // --- persistence ---------------------------------------------------------------------------
+
+  /** Persist the newest checkpoint inside the stable prefix, if it is newer than the last one. */
+  private async persist(): Promise<void> {
+    const stable = this.stable()
+    let best: Checkpoint | undefined
+    for (const cp of this.checkpoints) if (cp.pos && cp.pos.clock <= stable.clock && cp.count > this.persistedCount) best = cp
+    if (!best) return
+    const record = {
+      v: 1,
+      count: best.count,
+      time: best.time,
+      clock: best.pos!.clock,
+      cid: best.pos!.cid,
+      clocks: [...best.clocks].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, c]) => [keyToBytes(k), c]),
+      state: best.bytes,
+    }
+    await this.store.putMeta(this.metaKey, dagCbor.encode(record))
+    this.persistedCount = best.count
+  }
+
+  private async restore(): Promise<void> {
+    const bytes = await this.store.getMeta(this.metaKey)
+    if (!bytes) return
+    try {
+      const r = dagCbor.decode(bytes) as { v: number; count: number; time: number; clock: number; cid: Uint8Array; clocks: [Uint8Array, number][]; state: Uint8Array }
+      if (r.v !== 1) return
+      const state = decodeState(this.view, r.state)
+      // The checkpoint's event must still be in the log (a store copied without it is not ours).
+      const e = await this.store.get(r.cid)
+      if (!e || e.log !== this.log.id) return
+      this.state = state
+      this.tip = { clock: r.clock, cid: r.cid }
+      this.count = r.count
+      this.time = r.time
+      this.clocks = new Map(r.clocks.map(([k, c]) => [bytesKey(k), c]))
+      this.ends = new Array(r.clock + 1).fill(0)
+      this.ends[r.clock] = r.count
+      this.checkpoints = [{ pos: this.tip, count: r.count, time: r.time, clocks: new Map(this.clocks), bytes: r.state }]
+      this.persistedCount = r.count
+    } catch {
+      // An unreadable checkpoint costs a fold from scratch, nothing more.
+      this.state = this.view.initial()
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    this.unsubscribe?.()
+    for (const o of this.observers) o()
+    await this.running
+  }
+}
+
+function keyToBytes(k: string): Uint8Array {
+  const out = new Uint8Array(k.length)
+  for (let i = 0; i < k.length; i++) out[i] = k.charCodeAt(i)
+  return out
+}

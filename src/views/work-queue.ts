@@ -1,0 +1,264 @@
+/**
+ * `workQueueView()`: the work queue every peer derives from a log (DESIGN §7–§8). Items are
+ * enqueued, claimed, renewed, released, completed or failed by events; the winner of each item
+ * is decided by the pure resolver in `claims.ts`, so every peer names the same one.
+ *
+ * Events (bodies are DAG-CBOR maps; anything malformed is counted in `rejected` and skipped, since
+ * a reducer that threw would stop every peer's fold at the same bad event):
+ * - `xsync.work.enqueued` `{ item, data?, mode?, ttlMs?, authority?, timeoutMs?, placement? }`
+ *   (mode defaults to `lease`; an item enqueued twice keeps its first enqueue)
+ * - `xsync.work.claimed` `{ item, takeover? }` (takeover: the did of the winner it replaces)
+ * - `xsync.work.renewed` / `xsync.work.released` `{ item, claim }` (the holder's claim CID)
+ * - `xsync.work.completed` `{ item, claim?, result? }` / `xsync.work.failed` `{ item, claim?, error? }`
+ * - `xsync.peer.hello` (a `RuntimeNodeSpec`) / `xsync.peer.bye`: who may be elected, and placement.
+ */
+import { publicKeyToDid } from '../log/identity.js'
+import type { LogEvent } from '../log/log.js'
+import { CLAIM_MODES, decideClaim, fits, type AnnouncedPeer, type ClaimMode, type ClaimRules, type Decision, type Winner } from './claims.js'
+import { nodeSpecProblem, normalizeNodeSpec, placementProblem, type Placement, type RuntimeNodeSpec } from './placement.js'
+import { PEER_BYE, PEER_HELLO } from './presence-view.js'
+import type { View, ViewContext } from './view.js'
+
+export const WORK = {
+  enqueued: 'xsync.work.enqueued',
+  claimed: 'xsync.work.claimed',
+  renewed: 'xsync.work.renewed',
+  released: 'xsync.work.released',
+  completed: 'xsync.work.completed',
+  failed: 'xsync.work.failed',
+} as const
+export { PEER_HELLO, PEER_BYE }
+
+export interface WorkResult {
+  cid: string
+  by: string
+  time: number
+  ok: boolean
+  /** The result (completed) or error message (failed), or null. */
+  value: unknown
+  claim: string | null
+}
+
+export interface WorkItem {
+  status: 'queued' | 'claimed' | 'completed' | 'failed'
+  rules: ClaimRules
+  data: unknown
+  enqueued: { cid: string; by: string; time: number }
+  /** Log time since when it has been claimable (enqueue or last release). */
+  claimableSince: number
+  winner: Winner | null
+  /** The accepted result (first valid one). */
+  result: WorkResult | null
+  /** Later valid results (`optimistic-idempotent`), recorded as duplicates. */
+  duplicates: number
+  /** Every decision on this item, in total order: what `explainClaim` reads. */
+  decisions: Decision[]
+}
+
+export interface WorkQueueState {
+  items: Record<string, WorkItem>
+  peers: Record<string, AnnouncedPeer>
+  /** Events skipped as malformed. */
+  rejected: number
+}
+
+const MAX_ITEM_ID = 256
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array)
+}
+
+function itemId(body: Record<string, unknown>): string | undefined {
+  const id = body.item
+  return typeof id === 'string' && id.length > 0 && id.length <= MAX_ITEM_ID ? id : undefined
+}
+
+function str(x: unknown): string | undefined {
+  return typeof x === 'string' && x.length > 0 && x.length <= 1024 ? x : undefined
+}
+
+function nonNegative(x: unknown): number | undefined {
+  return typeof x === 'number' && Number.isFinite(x) && x >= 0 ? x : undefined
+}
+
+/** The claim rules an enqueue asks for, or undefined when malformed. */
+function rulesOf(b: Record<string, unknown>): ClaimRules | undefined {
+  const mode = (b.mode ?? 'lease') as ClaimMode
+  if (!CLAIM_MODES.includes(mode)) return undefined
+  const rules: ClaimRules = { mode }
+  if (b.ttlMs !== undefined) {
+    const t = nonNegative(b.ttlMs)
+    if (t === undefined) return undefined
+    rules.ttlMs = t
+  }
+  if (b.timeoutMs !== undefined) {
+    const t = nonNegative(b.timeoutMs)
+    if (t === undefined) return undefined
+    rules.timeoutMs = t
+  }
+  if (b.authority !== undefined) {
+    const a = str(b.authority)
+    if (a === undefined) return undefined
+    rules.authority = a
+  }
+  if (mode === 'authority' && rules.authority === undefined) return undefined
+  if (b.placement !== undefined) {
+    // Checked here, once: the resolver's checkPlacement throws on a malformed one, and a reducer
+    // must never throw.
+    if (placementProblem(b.placement) !== undefined) return undefined
+    rules.placement = b.placement as Placement
+  }
+  return rules
+}
+
+function specOf(b: unknown): RuntimeNodeSpec | undefined {
+  return nodeSpecProblem(b) === undefined ? normalizeNodeSpec(b as RuntimeNodeSpec) : undefined
+}
+
+function reduce(s: WorkQueueState, e: LogEvent, ctx: ViewContext): WorkQueueState {
+  const t = e.type
+  if (t !== PEER_HELLO && t !== PEER_BYE && !t.startsWith('xsync.work.')) return s
+  const by = publicKeyToDid(e.author)
+  const time = ctx.time
+  if (t === PEER_HELLO) {
+    const spec = specOf(e.body)
+    if (!spec) s.rejected++
+    else s.peers[by] = { spec }
+    return s
+  }
+  if (t === PEER_BYE) {
+    const p = s.peers[by]
+    if (p) p.left = time
+    return s
+  }
+  const body = e.body
+  const id = isRecord(body) ? itemId(body) : undefined
+  if (!isRecord(body) || id === undefined) {
+    s.rejected++
+    return s
+  }
+  const cid = e.cid.toString()
+  const item = s.items[id]
+  const decide = (d: Omit<Decision, 'cid' | 'by' | 'time'>): void => {
+    item!.decisions.push({ cid, by, time, ...d })
+  }
+  switch (t) {
+    case WORK.enqueued: {
+      if (item) return s // the first enqueue stands
+      const rules = rulesOf(body)
+      if (!rules) {
+        s.rejected++
+        return s
+      }
+      s.items[id] = {
+        status: 'queued',
+        rules,
+        data: body.data ?? null,
+        enqueued: { cid, by, time },
+        claimableSince: time,
+        winner: null,
+        result: null,
+        duplicates: 0,
+        decisions: [],
+      }
+      return s
+    }
+    case WORK.claimed: {
+      if (!item) {
+        s.rejected++
+        return s
+      }
+      if (item.status === 'completed' || item.status === 'failed') {
+        decide({ kind: 'claim', verdict: 'ignored', why: `the item is ${item.status}` })
+        return s
+      }
+      const takeover = str(body.takeover)
+      const { winner, decision } = decideClaim(item.rules, id, item.winner, { cid, by, time, ...(takeover ? { takeover } : {}) }, s.peers, item.claimableSince)
+      item.decisions.push(decision)
+      item.winner = winner
+      if (winner) item.status = 'claimed'
+      return s
+    }
+    case WORK.renewed:
+    case WORK.released: {
+      if (!item) {
+        s.rejected++
+        return s
+      }
+      const kind = t === WORK.renewed ? 'renew' : 'release'
+      const w = item.winner
+      if (!w || w.by !== by || body.claim !== w.claim) {
+        decide({ kind, verdict: 'stale', why: w ? `not the holder's claim (${w.claim} by ${w.by})` : 'nobody holds the item' })
+        return s
+      }
+      if (kind === 'renew') {
+        if (item.rules.mode === 'lease' && w.expires !== undefined && time > w.expires) {
+          decide({ kind, verdict: 'stale', why: `the lease had expired at log time ${w.expires}` })
+          return s
+        }
+        if (item.rules.mode === 'lease') w.expires = time + (item.rules.ttlMs ?? 30_000)
+        w.progress = time
+        decide({ kind, verdict: 'renewed', why: item.rules.mode === 'lease' ? `lease runs to log time ${w.expires}` : 'progress' })
+      } else {
+        item.winner = null
+        item.status = 'queued'
+        item.claimableSince = time
+        decide({ kind, verdict: 'released', why: 'released by its holder' })
+      }
+      return s
+    }
+    case WORK.completed:
+    case WORK.failed: {
+      if (!item) {
+        s.rejected++
+        return s
+      }
+      const ok = t === WORK.completed
+      const claim = typeof body.claim === 'string' ? body.claim : null
+      const value = ok ? (body.result ?? null) : (typeof body.error === 'string' ? body.error : null)
+      if (item.rules.mode === 'optimistic-idempotent') {
+        const f = fits(item.rules, by, s.peers)
+        if (!f.ok) {
+          decide({ kind: 'result', verdict: 'ignored', why: f.why })
+          return s
+        }
+        if (item.result) {
+          item.duplicates++
+          decide({ kind: 'result', verdict: 'duplicate', why: `first valid result was ${item.result.cid}` })
+          return s
+        }
+      } else {
+        const w = item.winner
+        // The fencing check: only the holder, with its current claim, ends the item.
+        if (!w || w.by !== by || (claim !== null && claim !== w.claim) || (item.rules.mode === 'lease' && claim === null)) {
+          decide({ kind: 'result', verdict: 'stale', why: w ? `not from the holder's claim (${w.claim} by ${w.by})` : 'nobody holds the item' })
+          return s
+        }
+        if (item.rules.mode === 'lease' && w.expires !== undefined && time > w.expires) {
+          decide({ kind: 'result', verdict: 'stale', why: `the lease had expired at log time ${w.expires}` })
+          return s
+        }
+        if (item.result) {
+          decide({ kind: 'result', verdict: 'duplicate', why: 'the item already ended' })
+          return s
+        }
+      }
+      item.result = { cid, by, time, ok, value, claim }
+      item.status = ok ? 'completed' : 'failed'
+      decide({ kind: 'result', verdict: 'accepted', why: ok ? 'completed' : 'failed' })
+      return s
+    }
+    default:
+      s.rejected++
+      return s
+  }
+}
+
+export function workQueueView(options: { name?: string } = {}): View<WorkQueueState> {
+  return {
+    name: options.name ?? 'workQueue',
+    version: 1,
+    initial: () => ({ items: {}, peers: {}, rejected: 0 }),
+    reduce,
+  }
+}
