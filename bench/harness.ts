@@ -42,7 +42,7 @@ export function parseArgs(argv: readonly string[] = process.argv.slice(2)): Benc
     else if (flag === '--filter') opts.filter = list(value())
     else if (flag === '--help' || flag === '-h') {
       console.log(
-        'usage: npm run bench -- [--quick] [--runs N] [--payload N] [--only crypto,append,ingest,scan,codec,sync] [--filter id-substring]\n' +
+        'usage: npm run bench -- [--quick] [--runs N] [--payload N] [--only crypto,append,ingest,scan,codec,sync,views] [--filter id-substring]\n' +
           '       node --import tsx bench/<module>.ts [same options]',
       )
       process.exit(0)

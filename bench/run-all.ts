@@ -3,7 +3,7 @@
  *
  *   npm run bench                      # everything, median of 3 runs (a few minutes)
  *   npm run bench -- --quick           # smaller counts
- *   npm run bench -- --only ingest     # some modules (crypto, append, ingest, scan, codec, sync; the ceiling always runs)
+ *   npm run bench -- --only ingest     # some modules (crypto, append, ingest, scan, codec, sync, views; the ceiling always runs)
  *   npm run bench -- --filter ingest.sqlite,scan.sqlite
  *   node --import tsx bench/ingest.ts  # one module on its own
  *
@@ -16,6 +16,7 @@ import { cryptoBench } from './crypto.js'
 import { ingestBench } from './ingest.js'
 import { scanBench } from './scan.js'
 import { syncBench } from './sync.js'
+import { viewsBench } from './views.js'
 import { isMain, parseArgs, runModules, type BenchModule } from './harness.js'
 
 export const modules: Record<string, BenchModule> = {
@@ -25,6 +26,7 @@ export const modules: Record<string, BenchModule> = {
   scan: scanBench,
   codec: codecBench,
   sync: syncBench,
+  views: viewsBench,
 }
 
 if (isMain(import.meta.url)) {

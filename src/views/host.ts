@@ -47,7 +47,9 @@ interface Checkpoint {
   time: number
   /** Newest clock per author key, for stability after a restore. */
   clocks: Map<string, number>
-  bytes: Uint8Array
+  /** The state: a structured clone (views with the default encoding) or its bytes (custom `encode`). */
+  state?: unknown
+  bytes?: Uint8Array
 }
 
 const META_PREFIX = 'view/'
@@ -156,11 +158,20 @@ export class ViewHost<S> {
     const last = this.tip
     return {
       name: this.view.name,
-      state: decodeState(this.view, encodeState(this.view, this.state)),
+      state: this.clone(this.state),
       position: last ? { clock: last.clock, cid: last.cid, count: this.count } : null,
       stable: this.stable(),
       time: this.time,
     }
+  }
+
+  /**
+   * A deep copy of a state: a structured clone for plain-data views (native, several times
+   * faster than encoding and decoding), `decode(encode(state))` for views with their own encoding
+   * (their states may hold objects a structured clone cannot copy, such as Automerge documents).
+   */
+  private clone(state: S): S {
+    return this.view.encode ? decodeState(this.view, encodeState(this.view, state)) : structuredClone(state)
   }
 
   private stable(): { clock: number; count: number } {
@@ -214,7 +225,7 @@ export class ViewHost<S> {
       count: this.count,
       time: this.time,
       clocks: new Map(this.clocks),
-      bytes: encodeState(this.view, this.state),
+      ...(this.view.encode ? { bytes: encodeState(this.view, this.state) } : { state: structuredClone(this.state) }),
     })
     // Keep the newest; the oldest one inside the stable prefix is never needed once a newer
     // stable one exists, so dropping from the front is safe when the list is long.
@@ -228,7 +239,7 @@ export class ViewHost<S> {
     const cp = i >= 0 ? this.checkpoints[i] : undefined
     this.checkpoints.length = Math.max(0, i + 1)
     if (cp) {
-      this.state = decodeState(this.view, cp.bytes)
+      this.state = cp.bytes ? decodeState(this.view, cp.bytes) : structuredClone(cp.state as S)
       this.tip = cp.pos
       this.count = cp.count
       this.time = cp.time
@@ -262,7 +273,7 @@ export class ViewHost<S> {
       clock: best.pos!.clock,
       cid: best.pos!.cid,
       clocks: [...best.clocks].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, c]) => [keyToBytes(k), c]),
-      state: best.bytes,
+      state: best.bytes ?? encodeState(this.view, best.state as S),
     }
     await this.store.putMeta(this.metaKey, dagCbor.encode(record))
     this.persistedCount = best.count

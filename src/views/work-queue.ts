@@ -12,6 +12,7 @@
  * - `xsync.work.completed` `{ item, claim?, result? }` / `xsync.work.failed` `{ item, claim?, error? }`
  * - `xsync.peer.hello` (a `RuntimeNodeSpec`) / `xsync.peer.bye`: who may be elected, and placement.
  */
+import { bytesKey } from '../dag/bytes.js'
 import { publicKeyToDid } from '../log/identity.js'
 import type { LogEvent } from '../log/log.js'
 import { CLAIM_MODES, decideClaim, fits, type AnnouncedPeer, type ClaimMode, type ClaimRules, type Decision, type Winner } from './claims.js'
@@ -115,10 +116,24 @@ function specOf(b: unknown): RuntimeNodeSpec | undefined {
   return nodeSpecProblem(b) === undefined ? normalizeNodeSpec(b as RuntimeNodeSpec) : undefined
 }
 
+// did:key strings are base58 of the key: worth computing once per author, not once per event.
+// A memo of a pure function keeps the reducer pure.
+const dids = new Map<string, string>()
+function didOf(key: Uint8Array): string {
+  const k = bytesKey(key)
+  let d = dids.get(k)
+  if (d === undefined) {
+    if (dids.size > 4096) dids.clear()
+    d = publicKeyToDid(key)
+    dids.set(k, d)
+  }
+  return d
+}
+
 function reduce(s: WorkQueueState, e: LogEvent, ctx: ViewContext): WorkQueueState {
   const t = e.type
   if (t !== PEER_HELLO && t !== PEER_BYE && !t.startsWith('xsync.work.')) return s
-  const by = publicKeyToDid(e.author)
+  const by = didOf(e.author)
   const time = ctx.time
   if (t === PEER_HELLO) {
     const spec = specOf(e.body)
