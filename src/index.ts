@@ -133,7 +133,27 @@ export { memoryStore, type MemoryStoreInit } from './stores/memory-store.js'
 export { encodeState, decodeState, isView, type View, type ViewContext, type ViewPosition, type DocumentsCapability } from './views/view.js'
 export { ViewHost, type ViewHostOptions, type ViewSnapshot } from './views/host.js'
 export { headsView, type HeadsState } from './views/heads-view.js'
-export { workQueueView, WORK, type WorkQueueState, type WorkItem, type WorkResult } from './views/work-queue.js'
+export { workQueueView, type WorkQueueState, type WorkItem, type WorkResult } from './views/work-queue.js'
+export {
+  WORK,
+  PEER_HELLO,
+  PEER_BYE,
+  DOC_CHANGE,
+  workEnqueued,
+  workClaimed,
+  workRenewed,
+  workReleased,
+  workCompleted,
+  workFailed,
+  peerHello,
+  peerBye,
+  type TypedEvent,
+  type WorkEnqueuedBody,
+  type WorkClaimedBody,
+  type WorkClaimRefBody,
+  type WorkCompletedBody,
+  type WorkFailedBody,
+} from './views/event-types.js'
 export {
   decideClaim,
   electionRank,
@@ -159,4 +179,4 @@ export {
   type Placement,
   type NodeKind,
 } from './views/placement.js'
-export { peerPresenceView, announcedPeers, hello, bye, PEER_HELLO, PEER_BYE, type PresenceState, type PeerAnnouncement } from './views/presence-view.js'
+export { peerPresenceView, announcedPeers, hello, bye, type PresenceState, type PeerAnnouncement } from './views/presence-view.js'

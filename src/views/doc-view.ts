@@ -31,7 +31,8 @@ if (!Automerge.isWasmInitialized()) await Automerge.initializeWasm(base64Bytes(a
 export { Automerge }
 
 /** The event type of a document change. */
-export const DOC_CHANGE = 'xsync.doc.change'
+import { DOC_CHANGE } from './event-types.js'
+export { DOC_CHANGE }
 /** A doc id is a non-empty string of at most this many UTF-8 bytes. */
 export const MAX_DOC_ID_BYTES = 256
 

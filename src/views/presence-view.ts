@@ -25,10 +25,9 @@ import { publicKeyToDid } from '../log/identity.js'
 import type { Log, LogEvent } from '../log/log.js'
 import { nodeSpecProblem, normalizeNodeSpec, validateNodeSpec, type RuntimeNodeSpec } from './placement.js'
 import type { View, ViewContext } from './view.js'
+import { PEER_BYE, PEER_HELLO } from './event-types.js'
 
-// TODO(views): move to src/views/event-types.ts with the other xsync.* view types once it exists.
-export const PEER_HELLO = 'xsync.peer.hello'
-export const PEER_BYE = 'xsync.peer.bye'
+export { PEER_HELLO, PEER_BYE }
 
 export interface ByeBody {
   reason?: string

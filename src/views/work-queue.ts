@@ -17,18 +17,10 @@ import { publicKeyToDid } from '../log/identity.js'
 import type { LogEvent } from '../log/log.js'
 import { CLAIM_MODES, decideClaim, fits, type AnnouncedPeer, type ClaimMode, type ClaimRules, type Decision, type Winner } from './claims.js'
 import { nodeSpecProblem, normalizeNodeSpec, placementProblem, type Placement, type RuntimeNodeSpec } from './placement.js'
-import { PEER_BYE, PEER_HELLO } from './presence-view.js'
+import { PEER_BYE, PEER_HELLO, WORK } from './event-types.js'
 import type { View, ViewContext } from './view.js'
 
-export const WORK = {
-  enqueued: 'xsync.work.enqueued',
-  claimed: 'xsync.work.claimed',
-  renewed: 'xsync.work.renewed',
-  released: 'xsync.work.released',
-  completed: 'xsync.work.completed',
-  failed: 'xsync.work.failed',
-} as const
-export { PEER_HELLO, PEER_BYE }
+export { WORK, PEER_HELLO, PEER_BYE }
 
 export interface WorkResult {
   cid: string
