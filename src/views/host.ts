@@ -16,7 +16,7 @@
  *   against the authors seen so far: a writer who has never written can still add events.)
  */
 import * as dagCbor from '@ipld/dag-cbor'
-import { bytesKey } from '../dag/bytes.js'
+import { bytesKey, compareBytes } from '../dag/bytes.js'
 import { compareEvents, type Ordered } from '../dag/order.js'
 import type { EventStore } from '../stores/event-store.js'
 import type { Log, LogEvent } from '../log/log.js'
@@ -53,6 +53,10 @@ interface Checkpoint {
 }
 
 const META_PREFIX = 'view/'
+/** Events kept from the log's notifications between two catch-ups; past it, read the store. */
+const FRESH_MAX = 65_536
+
+const byOrder = (a: LogEvent, b: LogEvent): number => a.clock - b.clock || compareBytes(a.cid.bytes, b.cid.bytes)
 
 export class ViewHost<S> {
   private state: S
@@ -68,10 +72,18 @@ export class ViewHost<S> {
   private running: Promise<void> = Promise.resolve()
   private dirty = false
   private earliest: Ordered | undefined
+  /** Events stored since the last catch-up, as the log handed them over (already decoded). */
+  private fresh: LogEvent[] = []
+  private freshOverflow = false
+  /** The events folded since the oldest in-memory checkpoint, in order: a rewind re-folds these without reading or decoding anything. */
+  private recent: LogEvent[] = []
+  /** The fold index of `recent[0]`. */
+  private recentStart = 0
   private readonly observers = new Set<() => void>()
   private readonly every: number
   private readonly keep: number
   private unsubscribe: (() => void) | undefined
+  private persisting: Promise<void> = Promise.resolve()
   private closed = false
 
   constructor(
@@ -104,6 +116,8 @@ export class ViewHost<S> {
   private noticed(e: LogEvent): void {
     const pos = { clock: e.clock, cid: e.cid.bytes }
     if (!this.earliest || compareEvents(pos, this.earliest) < 0) this.earliest = pos
+    if (this.fresh.length < FRESH_MAX) this.fresh.push(e)
+    else this.freshOverflow = true
     this.dirty = true
     void this.enqueue(() => this.catchUp())
   }
@@ -112,6 +126,12 @@ export class ViewHost<S> {
     const next = this.running.then(fn)
     this.running = next.catch(() => undefined)
     return next
+  }
+
+  /** Resolves once the newest stable checkpoint so far is in the store (tests, shutdown). */
+  async persisted(): Promise<void> {
+    await this.settled()
+    await this.persisting
   }
 
   /** Resolves when every event stored so far is folded. */
@@ -171,6 +191,7 @@ export class ViewHost<S> {
    * (their states may hold objects a structured clone cannot copy, such as Automerge documents).
    */
   private clone(state: S): S {
+    if (this.view.fork) return this.view.fork(state)
     return this.view.encode ? decodeState(this.view, encodeState(this.view, state)) : structuredClone(state)
   }
 
@@ -188,28 +209,84 @@ export class ViewHost<S> {
     this.dirty = false
     const earliest = this.earliest
     this.earliest = undefined
+    const fresh = this.freshOverflow ? undefined : this.fresh.sort(byOrder)
+    this.fresh = []
+    this.freshOverflow = false
     const before = this.count
     const total = await this.store.count(this.log.id)
     if (total === this.count) return
-    const after: LogEvent[] = []
-    for await (const e of this.log.events(this.tip ? { after: this.tip } : {})) after.push(e)
-    if (this.count + after.length === total) {
-      for (const e of after) this.apply(e)
+    if (fresh && this.fromMemory(fresh, total)) {
+      // Done from the events in hand: nothing read, nothing decoded.
     } else {
-      // Something arrived that sorts before the tip: back to a checkpoint before it.
-      this.rewind(earliest)
-      for await (const e of this.log.events(this.tip ? { after: this.tip } : {})) this.apply(e)
+      const after: LogEvent[] = []
+      for await (const e of this.log.events(this.tip ? { after: this.tip } : {})) after.push(e)
+      if (this.count + after.length === total) {
+        for (const e of after) this.apply(e)
+      } else {
+        // Something arrived that sorts before the tip: back to a checkpoint before it.
+        this.rewind(earliest)
+        for await (const e of this.log.events(this.tip ? { after: this.tip } : {})) this.apply(e)
+      }
     }
-    if (this.count !== before || after.length > 0) {
-      await this.persist()
+    if (this.count !== before) {
+      // Persisting encodes a whole state: off the path that makes the view current. A
+      // checkpoint's state is never changed after it is taken, so encoding it later is safe.
+      this.persisting = this.persisting.then(() => this.persist()).catch(() => undefined)
       for (const o of this.observers) o()
     }
+  }
+
+  /**
+   * Fold `fresh` (the events stored since the last catch-up, in order) without the store, when
+   * they account for every event: after the tip, or, for late arrivals, merged with the folded
+   * window after the checkpoint to rewind to. False when the store has to be read.
+   */
+  private fromMemory(fresh: LogEvent[], total: number): boolean {
+    if (fresh.length === 0) return false
+    if (this.tip === null || compareEvents({ clock: fresh[0].clock, cid: fresh[0].cid.bytes }, this.tip) > 0) {
+      if (this.count + fresh.length !== total) return false
+      for (const e of fresh) this.apply(e)
+      return true
+    }
+    const first = { clock: fresh[0].clock, cid: fresh[0].cid.bytes }
+    const cp = this.checkpointBefore(first)
+    const from = cp ? cp.count : 0
+    if (from < this.recentStart) return false
+    const kept = this.recent.slice(from - this.recentStart)
+    if (from + kept.length + fresh.length !== total) return false
+    // A fresh event already folded (the store path of a previous catch-up can race the log's
+    // notification) must not be folded twice: kept is in order, so a binary search finds it.
+    for (const e of fresh) {
+      let lo = 0
+      let hi = kept.length
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1
+        if (byOrder(kept[mid], e) < 0) lo = mid + 1
+        else hi = mid
+      }
+      if (lo < kept.length && byOrder(kept[lo], e) === 0) return false
+    }
+    // Merge the kept window and the fresh events by the total order.
+    const merged: LogEvent[] = new Array(kept.length + fresh.length)
+    for (let i = 0, j = 0, k = 0; k < merged.length; k++) merged[k] = j >= fresh.length || (i < kept.length && byOrder(kept[i], fresh[j]) < 0) ? kept[i++] : fresh[j++]
+    this.rewind(first)
+    for (const e of merged) this.apply(e)
+    return true
+  }
+
+  private checkpointBefore(to: Ordered): Checkpoint | undefined {
+    for (let i = this.checkpoints.length - 1; i >= 0; i--) {
+      const cp = this.checkpoints[i]
+      if (cp.pos !== null && compareEvents(cp.pos, to) < 0) return cp
+    }
+    return undefined
   }
 
   private apply(e: LogEvent): void {
     if (e.time > this.time) this.time = e.time
     this.state = this.view.reduce(this.state, e, { log: this.log.id, time: this.time, index: this.count })
     this.count++
+    this.recent.push(e)
     this.tip = { clock: e.clock, cid: e.cid.bytes }
     const a = bytesKey(e.author)
     if ((this.clocks.get(a) ?? 0) < e.clock) this.clocks.set(a, e.clock)
@@ -225,11 +302,17 @@ export class ViewHost<S> {
       count: this.count,
       time: this.time,
       clocks: new Map(this.clocks),
-      ...(this.view.encode ? { bytes: encodeState(this.view, this.state) } : { state: structuredClone(this.state) }),
+      ...(this.view.encode && !this.view.fork ? { bytes: encodeState(this.view, this.state) } : { state: this.clone(this.state) }),
     })
     // Keep the newest; the oldest one inside the stable prefix is never needed once a newer
     // stable one exists, so dropping from the front is safe when the list is long.
     if (this.checkpoints.length > this.keep) this.checkpoints.shift()
+    // The window only needs to reach back to the oldest checkpoint.
+    const oldest = this.checkpoints[0].count
+    if (oldest - this.recentStart > 2 * this.every) {
+      this.recent = this.recent.slice(oldest - this.recentStart)
+      this.recentStart = oldest
+    }
   }
 
   private rewind(to: Ordered | undefined): void {
@@ -239,7 +322,7 @@ export class ViewHost<S> {
     const cp = i >= 0 ? this.checkpoints[i] : undefined
     this.checkpoints.length = Math.max(0, i + 1)
     if (cp) {
-      this.state = cp.bytes ? decodeState(this.view, cp.bytes) : structuredClone(cp.state as S)
+      this.state = cp.bytes ? decodeState(this.view, cp.bytes) : this.clone(cp.state as S)
       this.tip = cp.pos
       this.count = cp.count
       this.time = cp.time
@@ -250,6 +333,12 @@ export class ViewHost<S> {
       this.count = 0
       this.time = 0
       this.clocks = new Map()
+    }
+    // The window keeps what precedes the restored point; the re-fold appends the rest.
+    if (this.count >= this.recentStart) this.recent.length = this.count - this.recentStart
+    else {
+      this.recent = []
+      this.recentStart = this.count
     }
     // Clock ends past the restored tip are rebuilt as the fold goes on.
     const keepTo = this.tip ? this.tip.clock : 0
@@ -297,6 +386,8 @@ export class ViewHost<S> {
       this.ends = new Array(r.clock + 1).fill(0)
       this.ends[r.clock] = r.count
       this.checkpoints = [{ pos: this.tip, count: r.count, time: r.time, clocks: new Map(this.clocks), bytes: r.state }]
+      this.recent = []
+      this.recentStart = r.count
       this.persistedCount = r.count
     } catch {
       // An unreadable checkpoint costs a fold from scratch, nothing more.
@@ -309,6 +400,7 @@ export class ViewHost<S> {
     this.unsubscribe?.()
     for (const o of this.observers) o()
     await this.running
+    await this.persisting
   }
 }
 

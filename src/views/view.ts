@@ -35,6 +35,13 @@ export interface View<S> {
   encode?(state: S): Uint8Array
   decode?(bytes: Uint8Array): S
   /**
+   * A cheap copy for checkpoints and snapshots that shares unchanged parts with `state`. Both
+   * copies must stay valid under later `reduce` calls on either (share only what `reduce`
+   * copies before changing, e.g. frozen parts). Without it the host deep-copies (a structured
+   * clone, or `decode(encode(state))` for views with their own encoding).
+   */
+  fork?(state: S): S
+  /**
    * A view that holds documents (`docView`) offers `log.doc(id)` and `log.changeDoc(id, fn)`
    * through this: read a copy of one document from the live state, and write a change as events.
    */
