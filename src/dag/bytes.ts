@@ -85,3 +85,39 @@ export function keyBytes(key: string): Uint8Array {
   for (let i = 0; i < key.length; i++) out[i] = key.charCodeAt(i)
   return out
 }
+
+const B32 = 'abcdefghijklmnopqrstuvwxyz234567'
+/** Pairs of base32 digits for 10-bit values: two characters per lookup. */
+const B32_PAIRS: string[] = []
+for (let i = 0; i < 1024; i++) B32_PAIRS.push(B32[i >> 5] + B32[i & 31])
+
+/**
+ * RFC 4648 base32, lower case, no padding: the multibase `b` encoding CIDv1 strings use. About
+ * ten times faster than multiformats' generic codec on a 36-byte CID (its first `toString` of a
+ * CID costs ~10 µs here), which a fold that names events by CID pays once per event.
+ */
+export function toBase32(bytes: Uint8Array): string {
+  let out = ''
+  let i = 0
+  const n = bytes.length
+  for (; i + 5 <= n; i += 5) {
+    const a = bytes[i]
+    const b = bytes[i + 1]
+    const c = bytes[i + 2]
+    const d = bytes[i + 3]
+    const e = bytes[i + 4]
+    out += B32_PAIRS[(a << 2) | (b >> 6)] + B32_PAIRS[((b & 63) << 4) | (c >> 4)] + B32_PAIRS[((c & 15) << 6) | (d >> 2)] + B32_PAIRS[((d & 3) << 8) | e]
+  }
+  let bits = 0
+  let value = 0
+  for (; i < n; i++) {
+    value = (value << 8) | bytes[i]
+    bits += 8
+    while (bits >= 5) {
+      out += B32[(value >>> (bits - 5)) & 31]
+      bits -= 5
+    }
+  }
+  if (bits > 0) out += B32[(value << (5 - bits)) & 31]
+  return out
+}

@@ -53,6 +53,8 @@ interface Checkpoint {
 }
 
 const META_PREFIX = 'view/'
+/** Checkpoints between two writes of the persisted one (and always on close). */
+const PERSIST_EVERY = 10
 /** Events kept from the log's notifications between two catch-ups; past it, read the store. */
 const FRESH_MAX = 65_536
 
@@ -84,6 +86,8 @@ export class ViewHost<S> {
   private readonly keep: number
   private unsubscribe: (() => void) | undefined
   private persisting: Promise<void> = Promise.resolve()
+  /** Fold index below which the current catch-up takes no checkpoint (see catchUp). */
+  private checkpointFrom = 0
   private closed = false
 
   constructor(
@@ -215,6 +219,8 @@ export class ViewHost<S> {
     const before = this.count
     const total = await this.store.count(this.log.id)
     if (total === this.count) return
+    // A checkpoint the keep-limit would evict before this catch-up ends is not worth taking.
+    this.checkpointFrom = total - this.keep * this.every
     if (fresh && this.fromMemory(fresh, total)) {
       // Done from the events in hand: nothing read, nothing decoded.
     } else {
@@ -293,7 +299,7 @@ export class ViewHost<S> {
     const ends = this.ends
     while (ends.length <= e.clock) ends.push(ends[ends.length - 1])
     ends[e.clock] = this.count
-    if (this.count % this.every === 0) this.checkpoint()
+    if (this.count % this.every === 0 && this.count >= this.checkpointFrom) this.checkpoint()
   }
 
   private checkpoint(): void {
@@ -350,11 +356,14 @@ export class ViewHost<S> {
   // --- persistence ---------------------------------------------------------------------------
 
   /** Persist the newest checkpoint inside the stable prefix, if it is newer than the last one. */
-  private async persist(): Promise<void> {
+  private async persist(final = false): Promise<void> {
     const stable = this.stable()
     let best: Checkpoint | undefined
     for (const cp of this.checkpoints) if (cp.pos && cp.pos.clock <= stable.clock && cp.count > this.persistedCount) best = cp
     if (!best) return
+    // Encoding a whole state is the costly part: while running, only when the stable prefix has
+    // moved `PERSIST_EVERY` checkpoints past the last one written; on close, always.
+    if (!final && this.persistedCount >= 0 && best.count - this.persistedCount < PERSIST_EVERY * this.every) return
     const record = {
       v: 1,
       count: best.count,
@@ -401,6 +410,7 @@ export class ViewHost<S> {
     for (const o of this.observers) o()
     await this.running
     await this.persisting
+    if (this.started) await this.persist(true).catch(() => undefined)
   }
 }
 

@@ -12,7 +12,7 @@
  * - `xsync.work.completed` `{ item, claim?, result? }` / `xsync.work.failed` `{ item, claim?, error? }`
  * - `xsync.peer.hello` (a `RuntimeNodeSpec`) / `xsync.peer.bye`: who may be elected, and placement.
  */
-import { bytesKey } from '../dag/bytes.js'
+import { bytesKey, toBase32 } from '../dag/bytes.js'
 import { publicKeyToDid } from '../log/identity.js'
 import type { LogEvent } from '../log/log.js'
 import { CLAIM_MODES, decideClaim, fits, type AnnouncedPeer, type ClaimMode, type ClaimRules, type Decision, type Winner } from './claims.js'
@@ -157,6 +157,34 @@ function ownPeer(s: WorkQueueState, did: string): AnnouncedPeer {
   return copy
 }
 
+/**
+ * Freeze an item by its known shape: the parts `reduce` builds are flat, and only `data` (an
+ * event body's value) and `rules.placement` need the generic walk. Decisions already frozen are
+ * the ones shared since an earlier fork: the walk stops at the first of them.
+ */
+function freezeItem(it: WorkItem): void {
+  Object.freeze(it)
+  if (it.winner) Object.freeze(it.winner)
+  if (it.result) {
+    Object.freeze(it.result)
+    deepFreeze(it.result.value)
+  }
+  Object.freeze(it.enqueued)
+  if (!Object.isFrozen(it.rules)) {
+    Object.freeze(it.rules)
+    deepFreeze(it.rules.placement)
+  }
+  deepFreeze(it.data)
+  const ds = it.decisions
+  Object.freeze(ds)
+  for (let i = ds.length - 1; i >= 0 && !Object.isFrozen(ds[i]); i--) Object.freeze(ds[i])
+}
+
+function freezeOwned(x: object): void {
+  if ('decisions' in x) freezeItem(x as WorkItem)
+  else deepFreeze(x)
+}
+
 function deepFreeze(x: unknown): void {
   if (typeof x !== 'object' || x === null || Object.isFrozen(x) || ArrayBuffer.isView(x)) return
   Object.freeze(x)
@@ -170,7 +198,7 @@ function deepFreeze(x: unknown): void {
  */
 function fork(s: WorkQueueState): WorkQueueState {
   const o = ownership(s)
-  for (const x of o.list) deepFreeze(x)
+  for (const x of o.list) freezeOwned(x)
   // Items of a state this one was not built by (a decoded checkpoint) are neither owned nor
   // frozen: freeze them too, once per lineage, so no copy can change what another shares.
   if (!o.sealed) {
@@ -220,11 +248,12 @@ function reduce(s: WorkQueueState, e: LogEvent, ctx: ViewContext): WorkQueueStat
     s.rejected++
     return s
   }
-  const cid = e.cid.toString()
+  // The CID's string form ('b' + base32), built without multiformats' slow first toString.
+  const cid = `b${toBase32(e.cid.bytes)}`
   // Every branch below changes an item it finds (a decision at least), except a second enqueue.
   const item = s.items[id] === undefined || t === WORK.enqueued ? s.items[id] : ownItem(s, id)
   const decide = (d: Omit<Decision, 'cid' | 'by' | 'time'>): void => {
-    item!.decisions.push({ cid, by, time, ...d })
+    item!.decisions.push({ cid, kind: d.kind, by, time, verdict: d.verdict, why: d.why })
   }
   switch (t) {
     case WORK.enqueued: {

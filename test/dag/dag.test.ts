@@ -101,3 +101,19 @@ describe('dag - pending buffer', () => {
     expect(p.size).toBe(3)
   })
 })
+
+import { toBase32 } from '../../src/dag/bytes.js'
+import { base32 } from 'multiformats/bases/base32'
+import { prng as seeded } from '../conformance/index.js'
+
+describe('toBase32', () => {
+  it('equals multiformats base32 (as CID strings use it) for every length 0..80 and random bytes', () => {
+    const rand = seeded(99)
+    for (let n = 0; n <= 80; n++) {
+      for (let k = 0; k < 20; k++) {
+        const b = Uint8Array.from({ length: n }, () => (rand() * 256) | 0)
+        expect(`b${toBase32(b)}`).toBe(base32.encode(b))
+      }
+    }
+  })
+})
