@@ -75,6 +75,7 @@ async function foldFigures(opts: BenchOptions, n: number): Promise<Figure[]> {
 async function refoldFigure(opts: BenchOptions, n: number, back: number): Promise<Figure> {
   const times: number[] = []
   let refolded = 0
+  let behind = 0
   for (let run = 0; run < opts.runs + 1; run++) {
     const a = await createXSync({ views: { workQueue: workQueueView() }, viewHost: { checkpointEvery: 1000 } })
     const b = await createPlain()
@@ -95,7 +96,10 @@ async function refoldFigure(opts: BenchOptions, n: number, back: number): Promis
     const after = await a.log('q').view<ViewSnapshot<WorkQueueState>>('workQueue')
     const ms = performance.now() - t0
     if (!after.state.items.late || after.position?.count !== n + 1) throw new Error('late event not folded')
-    refolded = n + 1 - Math.floor((n - back) / 1000) * 1000
+    // b's tail past its last signature waits unauthenticated, so its event's clock is a little
+    // under n - back: count what it really sorts behind, and what the host re-folded.
+    behind = n - (late.clock - 1)
+    refolded = n + 1 - Math.floor((late.clock - 1) / 1000) * 1000
     if (run > 0) times.push(ms)
     await a.close()
     await b.close()
@@ -107,7 +111,7 @@ async function refoldFigure(opts: BenchOptions, n: number, back: number): Promis
     unit: 'ms',
     runs: times,
     target: { max: 50, text: '≤ 50 ms' },
-    note: `${fmtInt(n)}-event log; about ${fmtInt(refolded)} events re-folded from the nearest checkpoint; ${fmtInt(Math.round(refolded / (median(times) / 1000)))} events/s`,
+    note: `${fmtInt(n)}-event log; the late event sorts ${fmtInt(behind)} events back; ${fmtInt(refolded)} events re-folded from the nearest checkpoint before it; ${fmtInt(Math.round(refolded / (median(times) / 1000)))} events/s`,
   })
 }
 
