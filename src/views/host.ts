@@ -8,8 +8,14 @@
  *   those folded equal the store's count, nothing arrived earlier.
  * - Checkpoints every `checkpointEvery` events, kept in memory (the newest `keepCheckpoints`);
  *   the newest one inside the stable prefix is persisted in the store's meta space, so a
- *   restarted peer folds only what came after it. Only stable checkpoints are persisted: no
- *   event can ever sort before them, so they never need an older one to rewind to.
+ *   restarted peer folds only what came after it. Only stable checkpoints are persisted, so none
+ *   needs an older one to rewind to; should an author never seen before still add an event that
+ *   sorts before it, the restore's count check notices and the host folds from scratch.
+ * - The events folded since the oldest in-memory checkpoint stay in memory, decoded: a rewind
+ *   re-folds them (merged with the late arrivals the log handed over) without reading or
+ *   decoding anything, and the incremental path folds the events in hand the same way.
+ * - Copies of a state (checkpoints, snapshots) come from the view's `fork` when it has one
+ *   (sharing unchanged parts), else a structured clone, else `decode(encode(state))`.
  * - Stability: every future event of an author has a clock above that author's newest event, so
  *   with `m` the least, over the authors seen, of their newest clock, no event can arrive that
  *   sorts at or before clock `m`: the prefix up to the last event of clock `m` is stable. (Judged
@@ -29,7 +35,10 @@ export interface ViewHostOptions {
   keepCheckpoints?: number
 }
 
-/** What `view(name)` and `observe(name)` give: a copy of the state and where it stands. */
+/**
+ * What `view(name)` and `observe(name)` give: a copy of the state and where it stands. Treat the
+ * state as read-only: with a view's `fork`, parts of it are frozen and shared with the host.
+ */
 export interface ViewSnapshot<S = unknown> {
   name: string
   state: S
@@ -47,7 +56,7 @@ interface Checkpoint {
   time: number
   /** Newest clock per author key, for stability after a restore. */
   clocks: Map<string, number>
-  /** The state: a structured clone (views with the default encoding) or its bytes (custom `encode`). */
+  /** The state: a fork or structured clone (see `clone`), or its bytes (custom `encode`, no `fork`). */
   state?: unknown
   bytes?: Uint8Array
 }
