@@ -12,6 +12,7 @@ import { eventStoreSuite } from '../conformance/event-store/index.js'
 import type { CrashFixture } from '../conformance/event-store/crash.js'
 import type { TornTailFixture } from '../conformance/event-store/torn-tail.js'
 import { syntheticDag } from '../conformance/event-store/synthetic.js'
+import { SAMPLE_META_KEYS, dump, writeSample } from '../conformance/event-store/inspect.js'
 
 const dirs: string[] = []
 function tempDir(): string {
@@ -258,35 +259,6 @@ eventStoreSuite({
   },
 })
 
-/** A value with every byte array (Uint8Array or Buffer alike) as hex, for deep comparison. */
-function plain(value: unknown): unknown {
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('hex')
-  if (Array.isArray(value)) return value.map(plain)
-  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]))
-  return value
-}
-
-/** Everything a store answers about its logs and the given meta keys, paging `scan` in small steps. */
-async function dump(store: EventStore, metaKeys: readonly string[]) {
-  const logs: Record<string, unknown> = {}
-  for (const log of await store.logs()) {
-    const events = []
-    for (let page = await store.scan(log, { limit: 7 }); page.length > 0; page = await store.scan(log, { after: page.at(-1)!, limit: 7 })) events.push(...page)
-    const first = events[0]
-    logs[log] = {
-      count: await store.count(log),
-      events,
-      heads: await store.heads(log),
-      tips: await store.tips(log),
-      byAuthor: await store.byAuthor(log, first.author, { fromSeq: 2 }),
-      get: await store.get(first.cid),
-      has: await store.has(first.cid),
-    }
-  }
-  const meta: Record<string, Uint8Array | undefined> = {}
-  for (const k of metaKeys) meta[k] = await store.getMeta(k)
-  return plain({ logs, meta })
-}
 
 /** Every file of the directory: size, mtime and a hash of its bytes. */
 function files(dir: string) {
@@ -299,16 +271,6 @@ function files(dir: string) {
   return out
 }
 
-async function writeSample(store: EventStore): Promise<void> {
-  const a = syntheticDag({ events: 60, seed: 94 })
-  const b = syntheticDag({ log: 'other-log', events: 25, seed: 95 })
-  for (let i = 0; i < a.length; i += 20) await store.putBatch(a.slice(i, i + 20))
-  await store.putBatch(b)
-  await store.putMeta('kept', new Uint8Array([1, 2, 3]))
-  await store.putMeta('dropped', new Uint8Array([4]))
-  await store.deleteMeta('dropped')
-}
-const META_KEYS = ['kept', 'dropped', 'never']
 
 async function expectWritesRejected(store: EventStore): Promise<void> {
   const [e] = syntheticDag({ events: 1, seed: 96 })
@@ -332,14 +294,14 @@ describe('fsStore - read-only', () => {
     const dir = tempDir()
     try {
       const w = fsStore(dir, SMALL)
-      await writeSample(w)
-      const expected = await dump(w, META_KEYS)
+      await writeSample(w, 94)
+      const expected = await dump(w, SAMPLE_META_KEYS)
       await w.close()
       expect(segments(dir).length).toBeGreaterThan(2)
       const { store, torn } = openReadOnly(dir, SMALL)
       expect(await store.logs()).toEqual(['other-log', 'test-log'])
       expect(await store.count('test-log')).toBe(60)
-      expect(await dump(store, META_KEYS)).toEqual(expected)
+      expect(await dump(store, SAMPLE_META_KEYS)).toEqual(expected)
       expect(torn).toEqual([])
       await store.close()
     } finally {
@@ -351,7 +313,7 @@ describe('fsStore - read-only', () => {
     const dir = tempDir()
     try {
       const w = fsStore(dir, SMALL)
-      await writeSample(w)
+      await writeSample(w, 94)
       await w.close()
       const before = files(dir)
       const { store } = openReadOnly(dir, SMALL)
@@ -406,7 +368,7 @@ describe('fsStore - read-only', () => {
     const dir = tempDir()
     try {
       const w = fsStore(dir, SMALL)
-      await writeSample(w)
+      await writeSample(w, 94)
       await w.close()
       const seg = last(dir)
       const good = statSync(seg).size

@@ -11,6 +11,7 @@ import { eventStoreSuite } from '../conformance/event-store/index.js'
 import type { CrashFixture } from '../conformance/event-store/crash.js'
 import type { TornTailFixture } from '../conformance/event-store/torn-tail.js'
 import { syntheticDag } from '../conformance/event-store/synthetic.js'
+import { SAMPLE_META_KEYS, dump, writeSample } from '../conformance/event-store/inspect.js'
 
 const dirs: string[] = []
 function tempPath(): string {
@@ -129,35 +130,6 @@ eventStoreSuite({
   },
 })
 
-/** A value with every byte array (Uint8Array or Buffer alike) as hex, for deep comparison. */
-function plain(value: unknown): unknown {
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('hex')
-  if (Array.isArray(value)) return value.map(plain)
-  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]))
-  return value
-}
-
-/** Everything a store answers about its logs and the given meta keys, paging `scan` in small steps. */
-async function dump(store: EventStore, metaKeys: readonly string[]) {
-  const logs: Record<string, unknown> = {}
-  for (const log of await store.logs()) {
-    const events = []
-    for (let page = await store.scan(log, { limit: 7 }); page.length > 0; page = await store.scan(log, { after: page.at(-1)!, limit: 7 })) events.push(...page)
-    const first = events[0]
-    logs[log] = {
-      count: await store.count(log),
-      events,
-      heads: await store.heads(log),
-      tips: await store.tips(log),
-      byAuthor: await store.byAuthor(log, first.author, { fromSeq: 2 }),
-      get: await store.get(first.cid),
-      has: await store.has(first.cid),
-    }
-  }
-  const meta: Record<string, Uint8Array | undefined> = {}
-  for (const k of metaKeys) meta[k] = await store.getMeta(k)
-  return plain({ logs, meta })
-}
 
 /**
  * The bytes and mtime of the main file and of the -wal. A read-only SQLite connection to a WAL
@@ -173,16 +145,6 @@ function files(path: string) {
   return { db: one(path), wal: one(`${path}-wal`) }
 }
 
-async function writeSample(store: EventStore): Promise<void> {
-  const a = syntheticDag({ events: 60, seed: 91 })
-  const b = syntheticDag({ log: 'other-log', events: 25, seed: 92 })
-  for (let i = 0; i < a.length; i += 20) await store.putBatch(a.slice(i, i + 20))
-  await store.putBatch(b)
-  await store.putMeta('kept', new Uint8Array([1, 2, 3]))
-  await store.putMeta('dropped', new Uint8Array([4]))
-  await store.deleteMeta('dropped')
-}
-const META_KEYS = ['kept', 'dropped', 'never']
 
 async function expectWritesRejected(store: EventStore): Promise<void> {
   const [e] = syntheticDag({ events: 1, seed: 93 })
@@ -199,13 +161,13 @@ describe('sqliteStore - read-only', () => {
     const path = tempPath()
     try {
       const w = sqliteStore(path)
-      await writeSample(w)
-      const expected = await dump(w, META_KEYS)
+      await writeSample(w, 91)
+      const expected = await dump(w, SAMPLE_META_KEYS)
       await w.close()
       const r = sqliteStore(path, { readOnly: true })
       expect(await r.logs()).toEqual(['other-log', 'test-log'])
       expect(await r.count('test-log')).toBe(60)
-      expect(await dump(r, META_KEYS)).toEqual(expected)
+      expect(await dump(r, SAMPLE_META_KEYS)).toEqual(expected)
       await r.close()
     } finally {
       removeTemps()
@@ -216,7 +178,7 @@ describe('sqliteStore - read-only', () => {
     const path = tempPath()
     try {
       const w = sqliteStore(path)
-      await writeSample(w)
+      await writeSample(w, 91)
       await w.close()
       const before = files(path)
       const r = sqliteStore(path, { readOnly: true })
@@ -237,8 +199,8 @@ describe('sqliteStore - read-only', () => {
     try {
       // The writer stays open: its commits sit in the -wal (checkpoints come every 4000 pages).
       const w = sqliteStore(path)
-      await writeSample(w)
-      const expected = await dump(w, META_KEYS)
+      await writeSample(w, 91)
+      const expected = await dump(w, SAMPLE_META_KEYS)
       // What a kill -9 leaves: the main file and the -wal as they are, no -shm.
       const copy = `${path}-crash.sqlite`
       copyFileSync(path, copy)
@@ -251,7 +213,7 @@ describe('sqliteStore - read-only', () => {
       const r = sqliteStore(copy, { readOnly: true })
       expect(await r.count('test-log')).toBe(60)
       expect(await r.count('other-log')).toBe(25)
-      expect(await dump(r, META_KEYS)).toEqual(expected)
+      expect(await dump(r, SAMPLE_META_KEYS)).toEqual(expected)
       await expectWritesRejected(r)
       await r.close()
       expect(files(copy)).toEqual(before)
@@ -264,7 +226,7 @@ describe('sqliteStore - read-only', () => {
     const path = tempPath()
     try {
       const w = sqliteStore(path)
-      await writeSample(w)
+      await writeSample(w, 91)
       const copy = `${path}-crash.sqlite`
       copyFileSync(path, copy)
       copyFileSync(`${path}-wal`, `${copy}-wal`)
@@ -301,7 +263,7 @@ describe('sqliteStore - read-only', () => {
 
       // An empty main file next to a -wal: SQLite would delete that -wal on open, even read-only.
       const w = sqliteStore(`${path}-w.sqlite`)
-      await writeSample(w)
+      await writeSample(w, 91)
       const empty = `${path}-empty.sqlite`
       writeFileSync(empty, '')
       copyFileSync(`${path}-w.sqlite-wal`, `${empty}-wal`)
