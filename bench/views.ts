@@ -45,9 +45,11 @@ async function foldFigures(opts: BenchOptions, n: number): Promise<Figure[]> {
   const hostRates: number[] = []
   const pureRates: number[] = []
   for (let run = 0; run < opts.runs + 1; run++) {
-    const host = new ViewHost(log, client.store, view, { checkpointEvery: 1000 })
+    // A view name per run: a host persists its checkpoint on close, and the next host of the
+    // same view would restore it instead of folding from scratch.
+    const host = new ViewHost(log, client.store, workQueueView({ name: `workQueue-${run}` }), { checkpointEvery: 1000 })
     let t0 = performance.now()
-    const snap = await host.read((s) => Object.keys(s.items).length)
+    const snap = await host.read((s) => s.items.size)
     const hostSec = (performance.now() - t0) / 1000
     await host.close()
     if (snap !== n / 4) throw new Error(`fold gave ${snap} items`)
@@ -95,7 +97,7 @@ async function refoldFigure(opts: BenchOptions, n: number, back: number): Promis
     await a.log('q').ingest([{ bytes: late.bytes, sig: late.sig! }])
     const after = await a.log('q').view<ViewSnapshot<WorkQueueState>>('workQueue')
     const ms = performance.now() - t0
-    if (!after.state.items.late || after.position?.count !== n + 1) throw new Error('late event not folded')
+    if (!after.state.items.get('late') || after.position?.count !== n + 1) throw new Error('late event not folded')
     // b's tail past its last signature waits unauthenticated, so its event's clock is a little
     // under n - back: count what it really sorts behind, and what the host re-folded.
     behind = n - (late.clock - 1)
@@ -140,7 +142,7 @@ async function claimsFigure(opts: BenchOptions, claimers: number): Promise<Figur
     await hub.log('q').ingest(claims)
     const snap = await hub.log('q').view<ViewSnapshot<WorkQueueState>>('workQueue')
     const ms = performance.now() - t0
-    const item = snap.state.items.hot
+    const item = snap.state.items.get('hot')!
     if (item.decisions.length !== claimers || item.decisions.filter((d) => d.verdict === 'won').length !== 1) throw new Error('claims not resolved')
     const t1 = performance.now()
     let k = 0

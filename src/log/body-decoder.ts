@@ -11,6 +11,7 @@
  * Strings keep a leading U+FEFF (cborg's decoder drops it, so such a string would not round-trip).
  */
 import { CID } from 'multiformats/cid'
+import { asciiString } from './short-strings.js'
 
 const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 const MAX_DEPTH = 64
@@ -155,12 +156,9 @@ class FastReader {
     if (n < 0 || this.pos + n > b.length) return undefined
     const start = this.pos
     this.pos += n
-    let ascii = n <= 64
-    for (let i = start; ascii && i < start + n; i++) if (b[i] >= 0x80) ascii = false
-    if (ascii) {
-      let s = ''
-      for (let i = start; i < start + n; i++) s += String.fromCharCode(b[i])
-      return s
+    if (n <= 64) {
+      const s = asciiString(b, start, n)
+      if (s !== undefined) return s
     }
     try {
       return text.decode(b.subarray(start, start + n))

@@ -13,12 +13,13 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { decodeFirst } from 'cborg'
 import { CID } from 'multiformats/cid'
-import { Digest } from 'multiformats/hashes/digest'
+import type { MultihashDigest } from 'multiformats/hashes/interface'
 import { equalBytes, compareBytes, utf8 } from '../dag/bytes.js'
 import { sha256Into } from './crypto-backend.js'
 import { DecodeError, TooLargeError } from './errors.js'
 import { allocBytes } from './slab.js'
 import { decodeCanonicalFast } from './body-decoder.js'
+import { asciiString } from './short-strings.js'
 
 export const EVENT_VERSION = 1
 /** @default 1 MiB: an encoded event larger than this is `TOO_LARGE`, checked before decoding. */
@@ -228,8 +229,29 @@ function writeLink(out: Uint8Array, p: number, cid: CID): number {
  * objects directly: `CID.decode` re-parses varints and coerces buffers, several µs per event.
  */
 export function eventCidFromBytes(cidBytes: Uint8Array): CID {
-  const mh = cidBytes.subarray(2)
-  return new CID(1, DAG_CBOR, new Digest(SHA2_256, 32, mh.subarray(2), mh), cidBytes) as CID
+  return new CID(1, DAG_CBOR, new EventDigest(cidBytes), cidBytes) as CID
+}
+
+/**
+ * The multihash of an event CID, its views made on first use: most CIDs decoded are only ever
+ * compared or printed through `cid.bytes`, and two views per CID were a third of what decoding
+ * an event allocated.
+ */
+class EventDigest implements MultihashDigest<typeof SHA2_256> {
+  readonly code = SHA2_256
+  readonly size = 32
+  #cid: Uint8Array<ArrayBuffer>
+  #bytes: Uint8Array<ArrayBuffer> | undefined
+  #digest: Uint8Array<ArrayBuffer> | undefined
+  constructor(cidBytes: Uint8Array) {
+    this.#cid = cidBytes as Uint8Array<ArrayBuffer>
+  }
+  get bytes(): Uint8Array<ArrayBuffer> {
+    return (this.#bytes ??= this.#cid.subarray(2))
+  }
+  get digest(): Uint8Array<ArrayBuffer> {
+    return (this.#digest ??= this.#cid.subarray(4))
+  }
 }
 
 const CID_PREFIX = Uint8Array.from([0x01, DAG_CBOR, SHA2_256, 32])
@@ -316,20 +338,13 @@ class Reader {
     this.need(n)
     const b = this.bytes
     const end = this.pos + n
-    // Short ASCII strings (log ids, types) skip the TextDecoder call.
-    let s = ''
-    let i = this.pos
-    for (; i < end && i - this.pos < 64; i++) {
-      const c = b[i]
-      if (c >= 0x80) break
-      s += String.fromCharCode(c)
-    }
-    if (i !== end) s = textDecoder.decode(b.subarray(this.pos, end))
+    // Short ASCII strings (log ids, types) skip the TextDecoder call, and repeat: interned.
+    const s = (n <= 64 ? asciiString(b, this.pos, n) : undefined) ?? textDecoder.decode(b.subarray(this.pos, end))
     this.pos = end
     return s
   }
 
-  link(): CID {
+  link(reuse?: DecodeReuse): CID {
     const b = this.bytes
     this.need(CID_LINK_LENGTH)
     const p = this.pos
@@ -340,10 +355,17 @@ class Reader {
       this.fail('link is not a dag-cbor sha2-256 CIDv1')
     }
     this.pos += CID_LINK_LENGTH
+    const known = reuse?.find(b, p + 5)
+    if (known) return known
     const cidBytes = allocBytes(36)
     cidBytes.set(b.subarray(p + 5, p + CID_LINK_LENGTH))
     return eventCidFromBytes(cidBytes)
   }
+}
+
+function equalAt(a: Uint8Array, b: Uint8Array, at: number): boolean {
+  for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[at + i]) return false
+  return true
 }
 
 // ignoreBOM: a leading U+FEFF is part of the string, as the encoder wrote it.
@@ -365,6 +387,41 @@ export interface DecodeOptions {
    * @internal
    */
   knownCid?: Uint8Array
+  /**
+   * Objects shared across a run of decodes (a page of one log, in order): an event's `prev` and
+   * parents are usually the events just before it, and its author the same as theirs, so the
+   * CID objects and author bytes already made for those are handed out again instead of copies.
+   * @internal
+   */
+  reuse?: DecodeReuse
+}
+
+/** Recently decoded CIDs and the last author, for `DecodeOptions.reuse`. */
+export class DecodeReuse {
+  readonly cids: CID[] = []
+  author: Uint8Array | undefined
+  private next = 0
+
+  remember(cid: CID): void {
+    if (this.cids.length < 8) this.cids.push(cid)
+    else {
+      this.cids[this.next] = cid
+      this.next = (this.next + 1) & 7
+    }
+  }
+
+  /** A CID already made whose bytes are `b[at, at + 36)`, or undefined. */
+  find(b: Uint8Array, at: number): CID | undefined {
+    const cids = this.cids
+    for (let k = cids.length - 1; k >= 0; k--) {
+      const c = cids[k].bytes
+      // The last bytes are the digest's: a mismatch shows there first.
+      let i = 35
+      while (i >= 0 && c[i] === b[at + i]) i--
+      if (i < 0) return cids[k]
+    }
+    return undefined
+  }
 }
 
 /**
@@ -412,8 +469,9 @@ export function decodeEvent<B = unknown>(bytes: Uint8Array, options: DecodeOptio
     }
     r.key(KEY.prev)
     let prev: CID | null = null
+    const reuse = options.reuse
     if (bytes[r.pos] === 0xf6) r.pos++
-    else prev = r.link()
+    else prev = r.link(reuse)
     r.key(KEY.time)
     const time = r.head(0)
     r.key(KEY.type)
@@ -423,15 +481,19 @@ export function decodeEvent<B = unknown>(bytes: Uint8Array, options: DecodeOptio
     r.key(KEY.author)
     if (r.head(2) !== 32) r.fail('author must be 32 bytes')
     r.need(32)
-    const author = allocBytes(32)
-    author.set(bytes.subarray(r.pos, r.pos + 32))
+    let author = reuse?.author
+    if (author === undefined || !equalAt(author, bytes, r.pos)) {
+      author = allocBytes(32)
+      author.set(bytes.subarray(r.pos, r.pos + 32))
+      if (reuse) reuse.author = author
+    }
     r.pos += 32
     r.key(KEY.parents)
     const count = r.head(4)
     if (count > MAX_PARENTS) r.fail(`more than ${MAX_PARENTS} parents`)
     const parents: CID[] = []
     for (let i = 0; i < count; i++) {
-      const c = r.link()
+      const c = r.link(reuse)
       if (i > 0 && compareBytes(parents[i - 1].bytes, c.bytes) >= 0) r.fail('parents must be sorted by bytes, no duplicates')
       parents.push(c)
     }
@@ -441,6 +503,7 @@ export function decodeEvent<B = unknown>(bytes: Uint8Array, options: DecodeOptio
     if (type.length === 0) r.fail('type must not be empty')
     if (log.length === 0 && type !== GENESIS_TYPE) r.fail('only a genesis event has an empty log id')
     const cid = options.knownCid !== undefined && options.knownCid.length === 36 ? eventCidFromBytes(copyCid(options.knownCid)) : cidOf(bytes)
+    reuse?.remember(cid)
     return { v: 1, log, author, seq, prev, parents, clock, time, type, body, cid, bytes }
   } catch (err) {
     if (err instanceof DecodeError || err instanceof TooLargeError) throw err

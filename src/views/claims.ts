@@ -80,13 +80,15 @@ export function electionRank(item: string, peers: Readonly<Record<string, Announ
   return out.map((x) => ({ did: x.did, score: toHex(x.score.subarray(0, 8)) }))
 }
 
+const FITS = Object.freeze({ ok: true } as const)
+
 /** Whether `by` may act on an item with these rules, placement-wise (`optimistic`, `lease`). */
 export function fits(rules: ClaimRules, by: string, peers: Readonly<Record<string, AnnouncedPeer>>): { ok: true } | { ok: false; why: string } {
-  if (!rules.placement) return { ok: true }
+  if (!rules.placement) return FITS
   const p = peers[by]
   if (!p || p.left !== undefined) return { ok: false, why: 'the item has a placement and the claimer has not announced itself (xsync.peer.hello)' }
   const c = checkPlacement(rules.placement, p.spec)
-  return c.ok ? { ok: true } : { ok: false, why: `placement: ${c.reason}` }
+  return c.ok ? FITS : { ok: false, why: `placement: ${c.reason}` }
 }
 
 export interface ClaimInput {

@@ -18,7 +18,7 @@ export interface ClaimExplanation {
 }
 
 export function explainClaim(state: WorkQueueState, item: string): ClaimExplanation {
-  const it = state.items[item]
+  const it = state.items.get(item)
   if (!it) throw new NotFoundError(`no work item ${JSON.stringify(item).slice(0, 80)}`)
   const mode = it.rules.mode
   let candidates: ClaimExplanation['candidates']

@@ -22,7 +22,7 @@
  *   against the authors seen so far: a writer who has never written can still add events.)
  */
 import * as dagCbor from '@ipld/dag-cbor'
-import { bytesKey, compareBytes } from '../dag/bytes.js'
+import { bytesKey, compareBytes, equalBytes } from '../dag/bytes.js'
 import { compareEvents, type Ordered } from '../dag/order.js'
 import type { EventStore } from '../stores/event-store.js'
 import type { Log, LogEvent } from '../log/log.js'
@@ -98,6 +98,8 @@ export class ViewHost<S> {
   /** Fold index below which the current catch-up takes no checkpoint (see catchUp). */
   private checkpointFrom = 0
   private closed = false
+  private lastAuthor: Uint8Array | undefined
+  private lastAuthorKey = ''
 
   constructor(
     private readonly log: Log,
@@ -233,20 +235,20 @@ export class ViewHost<S> {
     if (fresh && this.fromMemory(fresh, total)) {
       // Done from the events in hand: nothing read, nothing decoded.
     } else {
-      const after: LogEvent[] = []
-      for await (const e of this.log.events(this.tip ? { after: this.tip } : {})) after.push(e)
-      if (this.count + after.length === total) {
-        for (const e of after) this.apply(e)
-      } else {
-        // Something arrived that sorts before the tip: back to a checkpoint before it.
+      // Fold what sorts after the tip as it is read. Had something arrived that sorts before
+      // the tip, the counts disagree: back to a checkpoint before it, and fold again from there.
+      const from = this.count
+      for await (const page of this.log.pages(this.tip ? { after: this.tip } : {})) for (const e of page) this.apply(e)
+      if (this.count - from !== total - before) {
         this.rewind(earliest)
-        for await (const e of this.log.events(this.tip ? { after: this.tip } : {})) this.apply(e)
+        for await (const page of this.log.pages(this.tip ? { after: this.tip } : {})) for (const e of page) this.apply(e)
       }
     }
     if (this.count !== before) {
       // Persisting encodes a whole state: off the path that makes the view current. A
       // checkpoint's state is never changed after it is taken, so encoding it later is safe.
-      this.persisting = this.persisting.then(() => this.persist()).catch(() => undefined)
+      // A macrotask later, so readers waiting for this catch-up get their answer first.
+      this.persisting = this.persisting.then(() => afterTurn()).then(() => this.persist()).catch(() => undefined)
       for (const o of this.observers) o()
     }
   }
@@ -301,9 +303,17 @@ export class ViewHost<S> {
     if (e.time > this.time) this.time = e.time
     this.state = this.view.reduce(this.state, e, { log: this.log.id, time: this.time, index: this.count })
     this.count++
-    this.recent.push(e)
+    // The window starts where this catch-up's first checkpoint will be: a rewind further back
+    // reads the store instead of holding the whole log in memory.
+    if (this.recent.length === 0 && this.count < this.checkpointFrom) this.recentStart = this.count
+    else this.recent.push(e)
     this.tip = { clock: e.clock, cid: e.cid.bytes }
-    const a = bytesKey(e.author)
+    // Runs of one author's events are common: reuse the last key rather than build one per event.
+    if (this.lastAuthor === undefined || !equalBytes(this.lastAuthor, e.author)) {
+      this.lastAuthor = e.author
+      this.lastAuthorKey = bytesKey(e.author)
+    }
+    const a = this.lastAuthorKey
     if ((this.clocks.get(a) ?? 0) < e.clock) this.clocks.set(a, e.clock)
     const ends = this.ends
     while (ends.length <= e.clock) ends.push(ends[ends.length - 1])
@@ -421,6 +431,11 @@ export class ViewHost<S> {
     await this.persisting
     if (this.started) await this.persist(true).catch(() => undefined)
   }
+}
+
+/** Resolves after the current macrotask and the microtasks it queued. */
+function afterTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0))
 }
 
 function keyToBytes(k: string): Uint8Array {

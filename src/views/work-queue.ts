@@ -12,12 +12,14 @@
  * - `xsync.work.completed` `{ item, claim?, result? }` / `xsync.work.failed` `{ item, claim?, error? }`
  * - `xsync.peer.hello` (a `RuntimeNodeSpec`) / `xsync.peer.bye`: who may be elected, and placement.
  */
-import { bytesKey, toBase32 } from '../dag/bytes.js'
+import { bytesKey, equalBytes, toBase32 } from '../dag/bytes.js'
 import { publicKeyToDid } from '../log/identity.js'
 import type { LogEvent } from '../log/log.js'
-import { CLAIM_MODES, decideClaim, fits, type AnnouncedPeer, type ClaimMode, type ClaimRules, type Decision, type Winner } from './claims.js'
+import { CLAIM_MODES, decideClaim, fits, type AnnouncedPeer, type ClaimInput, type ClaimMode, type ClaimRules, type Decision, type Winner } from './claims.js'
 import { nodeSpecProblem, normalizeNodeSpec, placementProblem, type Placement, type RuntimeNodeSpec } from './placement.js'
 import { PEER_BYE, PEER_HELLO, WORK } from './event-types.js'
+import { PersistentMap } from './persistent-map.js'
+import * as dagCbor from '@ipld/dag-cbor'
 import type { View, ViewContext } from './view.js'
 
 export { WORK, PEER_HELLO, PEER_BYE }
@@ -49,7 +51,8 @@ export interface WorkItem {
 }
 
 export interface WorkQueueState {
-  items: Record<string, WorkItem>
+  /** Per item id. A map that forks in O(1), so checkpoints cost what changed, not the queue's size. */
+  items: ReadonlyMap<string, WorkItem>
   peers: Record<string, AnnouncedPeer>
   /** Events skipped as malformed. */
   rejected: number
@@ -110,7 +113,7 @@ function specOf(b: unknown): RuntimeNodeSpec | undefined {
 
 // --- structural sharing ----------------------------------------------------------------------
 // Checkpoints and snapshots share unchanged items with the live state instead of copying the
-// whole queue (a deep copy of 5,000 items took ~235 ms; a fork is a shallow copy of the maps).
+// whole queue (a deep copy of 5,000 items took ~235 ms; a fork of the item map is O(1)).
 // A state knows which item and peer objects it alone holds; `fork` freezes those and starts
 // afresh, and `reduce` copies a frozen (shared) object before changing it. The bookkeeping is a
 // non-enumerable property: it is never encoded, so it cannot make two peers' bytes differ.
@@ -138,12 +141,15 @@ function adopt(s: WorkQueueState, x: object): void {
   o.list.push(x)
 }
 
-/** The item `id`, writable: copied first if the state shares it. */
-function ownItem(s: WorkQueueState, id: string): WorkItem {
-  const it = s.items[id]
+function itemMap(s: WorkQueueState): PersistentMap<WorkItem> {
+  return s.items as PersistentMap<WorkItem>
+}
+
+/** The item `it` (at `id`), writable: copied first if the state shares it. */
+function ownItem(s: WorkQueueState, id: string, it: WorkItem): WorkItem {
   if (ownership(s).set.has(it)) return it
   const copy: WorkItem = { ...it, winner: it.winner ? { ...it.winner } : null, decisions: it.decisions.slice() }
-  s.items[id] = copy
+  itemMap(s).set(id, copy)
   adopt(s, copy)
   return copy
 }
@@ -202,17 +208,33 @@ function fork(s: WorkQueueState): WorkQueueState {
   // Items of a state this one was not built by (a decoded checkpoint) are neither owned nor
   // frozen: freeze them too, once per lineage, so no copy can change what another shares.
   if (!o.sealed) {
-    for (const it of Object.values(s.items)) if (!Object.isFrozen(it)) deepFreeze(it)
+    for (const it of s.items.values()) if (!Object.isFrozen(it)) deepFreeze(it)
     for (const p of Object.values(s.peers)) if (!Object.isFrozen(p)) deepFreeze(p)
   }
   ;(s as unknown as Record<symbol, Ownership | undefined>)[OWNED] = { set: new WeakSet(), list: [], sealed: true }
-  return { items: { ...s.items }, peers: { ...s.peers }, rejected: s.rejected }
+  return { items: itemMap(s).fork(), peers: { ...s.peers }, rejected: s.rejected }
+}
+
+// Checkpoint bytes: items as [id, item] pairs sorted by id (a list, so an id like `__proto__`
+// stays an ordinary key), peers and the rejected count.
+function encode(s: WorkQueueState): Uint8Array {
+  const items = [...s.items].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return dagCbor.encode({ items, peers: s.peers, rejected: s.rejected })
+}
+
+function decode(bytes: Uint8Array): WorkQueueState {
+  const x = dagCbor.decode(bytes) as { items: [string, WorkItem][]; peers: Record<string, AnnouncedPeer>; rejected: number }
+  return { items: new PersistentMap(x.items), peers: x.peers, rejected: x.rejected }
 }
 
 // did:key strings are base58 of the key: worth computing once per author, not once per event.
 // A memo of a pure function keeps the reducer pure.
 const dids = new Map<string, string>()
+// Runs of events by one author are the common case: compare with the last key before building one.
+let lastKey: Uint8Array | undefined
+let lastDid = ''
 function didOf(key: Uint8Array): string {
+  if (lastKey !== undefined && equalBytes(lastKey, key)) return lastDid
   const k = bytesKey(key)
   let d = dids.get(k)
   if (d === undefined) {
@@ -220,7 +242,13 @@ function didOf(key: Uint8Array): string {
     d = publicKeyToDid(key)
     dids.set(k, d)
   }
+  lastKey = key
+  lastDid = d
   return d
+}
+
+function decide(item: WorkItem, cid: string, kind: Decision['kind'], by: string, time: number, verdict: Decision['verdict'], why: string): void {
+  item.decisions.push({ cid, kind, by, time, verdict, why })
 }
 
 function reduce(s: WorkQueueState, e: LogEvent, ctx: ViewContext): WorkQueueState {
@@ -249,12 +277,10 @@ function reduce(s: WorkQueueState, e: LogEvent, ctx: ViewContext): WorkQueueStat
     return s
   }
   // The CID's string form ('b' + base32), built without multiformats' slow first toString.
-  const cid = `b${toBase32(e.cid.bytes)}`
+  const cid = toBase32(e.cid.bytes, 'b')
   // Every branch below changes an item it finds (a decision at least), except a second enqueue.
-  const item = s.items[id] === undefined || t === WORK.enqueued ? s.items[id] : ownItem(s, id)
-  const decide = (d: Omit<Decision, 'cid' | 'by' | 'time'>): void => {
-    item!.decisions.push({ cid, kind: d.kind, by, time, verdict: d.verdict, why: d.why })
-  }
+  const found = s.items.get(id)
+  const item = found === undefined || t === WORK.enqueued ? found : ownItem(s, id, found)
   switch (t) {
     case WORK.enqueued: {
       if (item) return s // the first enqueue stands
@@ -274,7 +300,7 @@ function reduce(s: WorkQueueState, e: LogEvent, ctx: ViewContext): WorkQueueStat
         duplicates: 0,
         decisions: [],
       }
-      s.items[id] = created
+      itemMap(s).set(id, created)
       adopt(s, created)
       return s
     }
@@ -284,11 +310,12 @@ function reduce(s: WorkQueueState, e: LogEvent, ctx: ViewContext): WorkQueueStat
         return s
       }
       if (item.status === 'completed' || item.status === 'failed') {
-        decide({ kind: 'claim', verdict: 'ignored', why: `the item is ${item.status}` })
+        decide(item, cid, 'claim', by, time, 'ignored', `the item is ${item.status}`)
         return s
       }
       const takeover = str(body.takeover)
-      const { winner, decision } = decideClaim(item.rules, id, item.winner, { cid, by, time, ...(takeover ? { takeover } : {}) }, s.peers, item.claimableSince)
+      const input: ClaimInput = takeover ? { cid, by, time, takeover } : { cid, by, time }
+      const { winner, decision } = decideClaim(item.rules, id, item.winner, input, s.peers, item.claimableSince)
       item.decisions.push(decision)
       item.winner = winner
       if (winner) item.status = 'claimed'
@@ -303,22 +330,22 @@ function reduce(s: WorkQueueState, e: LogEvent, ctx: ViewContext): WorkQueueStat
       const kind = t === WORK.renewed ? 'renew' : 'release'
       const w = item.winner
       if (!w || w.by !== by || body.claim !== w.claim) {
-        decide({ kind, verdict: 'stale', why: w ? `not the holder's claim (${w.claim} by ${w.by})` : 'nobody holds the item' })
+        decide(item, cid, kind, by, time, 'stale', w ? `not the holder's claim (${w.claim} by ${w.by})` : 'nobody holds the item')
         return s
       }
       if (kind === 'renew') {
         if (item.rules.mode === 'lease' && w.expires !== undefined && time > w.expires) {
-          decide({ kind, verdict: 'stale', why: `the lease had expired at log time ${w.expires}` })
+          decide(item, cid, kind, by, time, 'stale', `the lease had expired at log time ${w.expires}`)
           return s
         }
         if (item.rules.mode === 'lease') w.expires = time + (item.rules.ttlMs ?? 30_000)
         w.progress = time
-        decide({ kind, verdict: 'renewed', why: item.rules.mode === 'lease' ? `lease runs to log time ${w.expires}` : 'progress' })
+        decide(item, cid, kind, by, time, 'renewed', item.rules.mode === 'lease' ? `lease runs to log time ${w.expires}` : 'progress')
       } else {
         item.winner = null
         item.status = 'queued'
         item.claimableSince = time
-        decide({ kind, verdict: 'released', why: 'released by its holder' })
+        decide(item, cid, kind, by, time, 'released', 'released by its holder')
       }
       return s
     }
@@ -334,33 +361,33 @@ function reduce(s: WorkQueueState, e: LogEvent, ctx: ViewContext): WorkQueueStat
       if (item.rules.mode === 'optimistic-idempotent') {
         const f = fits(item.rules, by, s.peers)
         if (!f.ok) {
-          decide({ kind: 'result', verdict: 'ignored', why: f.why })
+          decide(item, cid, 'result', by, time, 'ignored', f.why)
           return s
         }
         if (item.result) {
           item.duplicates++
-          decide({ kind: 'result', verdict: 'duplicate', why: `first valid result was ${item.result.cid}` })
+          decide(item, cid, 'result', by, time, 'duplicate', `first valid result was ${item.result.cid}`)
           return s
         }
       } else {
         const w = item.winner
         // The fencing check: only the holder, with its current claim, ends the item.
         if (!w || w.by !== by || (claim !== null && claim !== w.claim) || (item.rules.mode === 'lease' && claim === null)) {
-          decide({ kind: 'result', verdict: 'stale', why: w ? `not from the holder's claim (${w.claim} by ${w.by})` : 'nobody holds the item' })
+          decide(item, cid, 'result', by, time, 'stale', w ? `not from the holder's claim (${w.claim} by ${w.by})` : 'nobody holds the item')
           return s
         }
         if (item.rules.mode === 'lease' && w.expires !== undefined && time > w.expires) {
-          decide({ kind: 'result', verdict: 'stale', why: `the lease had expired at log time ${w.expires}` })
+          decide(item, cid, 'result', by, time, 'stale', `the lease had expired at log time ${w.expires}`)
           return s
         }
         if (item.result) {
-          decide({ kind: 'result', verdict: 'duplicate', why: 'the item already ended' })
+          decide(item, cid, 'result', by, time, 'duplicate', 'the item already ended')
           return s
         }
       }
       item.result = { cid, by, time, ok, value, claim }
       item.status = ok ? 'completed' : 'failed'
-      decide({ kind: 'result', verdict: 'accepted', why: ok ? 'completed' : 'failed' })
+      decide(item, cid, 'result', by, time, 'accepted', ok ? 'completed' : 'failed')
       return s
     }
     default:
@@ -372,9 +399,11 @@ function reduce(s: WorkQueueState, e: LogEvent, ctx: ViewContext): WorkQueueStat
 export function workQueueView(options: { name?: string } = {}): View<WorkQueueState> {
   return {
     name: options.name ?? 'workQueue',
-    version: 1,
-    initial: () => ({ items: {}, peers: {}, rejected: 0 }),
+    version: 2,
+    initial: () => ({ items: new PersistentMap(), peers: {}, rejected: 0 }),
     reduce,
     fork,
+    encode,
+    decode,
   }
 }

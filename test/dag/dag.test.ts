@@ -113,6 +113,7 @@ describe('toBase32', () => {
       for (let k = 0; k < 20; k++) {
         const b = Uint8Array.from({ length: n }, () => (rand() * 256) | 0)
         expect(`b${toBase32(b)}`).toBe(base32.encode(b))
+        expect(toBase32(b, 'b')).toBe(base32.encode(b))
       }
     }
   })

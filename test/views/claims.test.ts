@@ -55,7 +55,7 @@ describe('lease claims under partition', () => {
     await c.c.connect('memory:b')
     await a.c.log('q').append(WORK.enqueued, { item: 'job', mode: 'lease', ttlMs: 10_000 })
     await syncAll(net, [a, b, c])
-    expect((await queue(c)).items.job.status).toBe('queued')
+    expect((await queue(c)).items.get('job')!.status).toBe('queued')
 
     net.partition(['a'], ['b', 'c'])
     a.clock.t += 1000
@@ -64,36 +64,36 @@ describe('lease claims under partition', () => {
     const claimB = await b.c.log('q').append(WORK.claimed, { item: 'job' })
     await net.idle()
     // Each component sees its own claim win: one unexpired winner per component.
-    expect((await queue(a)).items.job.winner?.claim).toBe(claimA.cid.toString())
-    expect((await queue(b)).items.job.winner?.claim).toBe(claimB.cid.toString())
-    expect((await queue(c)).items.job.winner?.claim).toBe(claimB.cid.toString())
+    expect((await queue(a)).items.get('job')!.winner?.claim).toBe(claimA.cid.toString())
+    expect((await queue(b)).items.get('job')!.winner?.claim).toBe(claimB.cid.toString())
+    expect((await queue(c)).items.get('job')!.winner?.claim).toBe(claimB.cid.toString())
 
     net.heal()
     await new Promise((r) => setTimeout(r, 20))
     await syncAll(net, [a, b, c])
     const after = await Promise.all([a, b, c].map(queue))
-    const winner = after[0].items.job.winner!
-    for (const s of after) expect(s.items.job.winner).toEqual(winner)
+    const winner = after[0].items.get('job')!.winner!
+    for (const s of after) expect(s.items.get('job')!.winner).toEqual(winner)
     // Both claims have the same clock (each saw only the enqueue): the CID bytes decide.
     const tokens = [claimA.cid.toString(), claimB.cid.toString()]
     expect(tokens).toContain(winner.claim)
     const loserToken = tokens.find((t) => t !== winner.claim)!
     const loser = winner.claim === tokens[0] ? b : a
-    const seenByLoser = (await queue(loser)).items.job
+    const seenByLoser = (await queue(loser)).items.get('job')!
     expect(seenByLoser.winner?.claim).not.toBe(loserToken) // the loser's fencing token changed
     expect(seenByLoser.decisions.find((d) => d.cid === loserToken)?.verdict).toBe('lost')
     // A completion under the lost token is stale; under the winning one it is accepted.
     loser.clock.t += 100
     await loser.c.log('q').append(WORK.completed, { item: 'job', claim: loserToken, result: 'wrong' })
     await syncAll(net, [a, b, c])
-    expect((await queue(c)).items.job.status).toBe('claimed')
-    expect((await queue(c)).items.job.decisions.at(-1)?.verdict).toBe('stale')
+    expect((await queue(c)).items.get('job')!.status).toBe('claimed')
+    expect((await queue(c)).items.get('job')!.decisions.at(-1)?.verdict).toBe('stale')
 
     // After the lease's ttl of log time, c may claim: a new winner, a new token.
     c.clock.t = winner.expires! + 1
     const claimC = await c.c.log('q').append(WORK.claimed, { item: 'job' })
     await syncAll(net, [a, b, c])
-    for (const p of [a, b, c]) expect((await queue(p)).items.job.winner?.claim).toBe(claimC.cid.toString())
+    for (const p of [a, b, c]) expect((await queue(p)).items.get('job')!.winner?.claim).toBe(claimC.cid.toString())
     const why = explainClaim(await queue(a), 'job')
     expect(why.mode).toBe('lease')
     expect(why.summary).toContain(c.c.did)
@@ -123,20 +123,20 @@ describe('deterministic election', () => {
     first.clock.t += 200
     const won = await first.c.log('q').append(WORK.claimed, { item: 'elect' })
     await syncAll(net, ps)
-    for (const p of ps) expect((await queue(p)).items.elect.winner?.by).toBe(first.c.did)
+    for (const p of ps) expect((await queue(p)).items.get('elect')!.winner?.by).toBe(first.c.did)
 
     // The winner dies. Too early, a takeover loses; after the timeout of log time, it wins.
     const survivors = ps.filter((p) => p !== first)
     await first.c.close()
     clients.splice(clients.indexOf(first.c), 1)
     await net.idle()
-    second.clock.t = (await queue(second)).items.elect.winner!.since + 1000
+    second.clock.t = (await queue(second)).items.get('elect')!.winner!.since + 1000
     const tooSoon = await second.c.log('q').append(WORK.claimed, { item: 'elect', takeover: first.c.did })
     second.clock.t += 5000
     const takeover = await second.c.log('q').append(WORK.claimed, { item: 'elect', takeover: first.c.did })
     await syncAll(net, survivors)
     for (const p of survivors) {
-      const it = (await queue(p)).items.elect
+      const it = (await queue(p)).items.get('elect')!
       expect(it.winner?.by).toBe(second.c.did)
       expect(it.winner?.claim).toBe(takeover.cid.toString())
       expect(it.winner?.claim).not.toBe(won.cid.toString())
@@ -163,7 +163,7 @@ describe('malformed claim inputs never stop a fold', () => {
     await log.append(WORK.claimed, { item: 'z' })
     const s = await queue(a)
     expect(s.rejected).toBe(3)
-    expect(Object.keys(s.items)).toEqual(['z'])
-    expect(s.items.z.winner?.by).toBe(a.c.did)
+    expect([...s.items.keys()]).toEqual(['z'])
+    expect(s.items.get('z')!.winner?.by).toBe(a.c.did)
   })
 })

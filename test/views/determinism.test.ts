@@ -94,7 +94,7 @@ async function foldedBy(events: SignedEvent[], rand?: () => number): Promise<{ w
   const w = await log.view<ViewSnapshot<WorkQueueState>>('workQueue')
   const h = await log.view<ViewSnapshot<{ heads: Uint8Array[] }>>('heads')
   expect(h.state.heads.map(toHex)).toEqual((await log.heads()).map((x) => toHex(x.bytes)))
-  const winners = Object.entries(w.state.items)
+  const winners = [...w.state.items]
     .map(([id, it]) => `${id}:${it.status}:${it.winner?.claim ?? '-'}:${it.result?.cid ?? '-'}`)
     .join(' ')
   return { work: toHex(encodeState(workQueueView(), w.state)), heads: toHex(encodeState(headsView(), h.state)), winners }

@@ -63,11 +63,11 @@ describe('workQueueView fork', () => {
     let live = view.initial()
     for (let i = 0; i < evs.length; i++) live = view.reduce(live, evs[i], { log: 'q', time: evs[i].time, index: i })
     const snap = view.fork!(live)
-    const item = Object.values(snap.items)[0]
+    const item = [...snap.items.values()][0]
     expect(Object.isFrozen(item)).toBe(true)
     expect(() => {
       ;(item as { status: string }).status = 'hacked'
     }).toThrow(TypeError)
-    expect(Object.values(live.items)[0].status).not.toBe('hacked')
+    expect([...live.items.values()][0].status).not.toBe('hacked')
   })
 })
