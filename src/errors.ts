@@ -23,6 +23,10 @@ export type ErrorCode =
   | 'PROTOCOL'
   | 'AUTH'
   | 'TIMEOUT'
+  | 'DEFINITION'
+  | 'NON_RETRYABLE'
+  | 'CANCELLED'
+  | 'RUN_FAILED'
 
 export class StateFlowError extends Error {
   readonly code: ErrorCode

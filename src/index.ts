@@ -180,3 +180,38 @@ export {
   type NodeKind,
 } from './views/placement.js'
 export { peerPresenceView, announcedPeers, hello, bye, type PresenceState, type PeerAnnouncement } from './views/presence-view.js'
+
+// Workflows (DESIGN §9)
+export {
+  defineWorkflow,
+  defineStep,
+  link,
+  sleep,
+  sleepUntil,
+  waitForSignal,
+  childRun,
+  isWorkflow,
+  isZodSchema,
+  SLEEP,
+  WAIT,
+  CHILD,
+  DEFAULT_RETRY,
+  type WorkflowDefinition,
+  type WorkflowInit,
+  type StepDefinition,
+  type StepInit,
+  type StepClaim,
+  type SideEffects,
+  type RetryPolicy,
+  type Link,
+  type LinkOptions,
+  type Trigger,
+  type CanonicalWorkflow,
+  type CanonicalStep,
+} from './flow/define.js'
+export { DefinitionError, NonRetryableError, CancelledError, RunFailedError } from './flow/errors.js'
+export { FLOW, STEP, SIGNAL, TIMER, WARNING, type StartedBody, type NextInputs, type StepRef } from './flow/events.js'
+export { flowRunView, claimRules, retryDelay, type FlowRunState, type StepRunState, type RunStatus, type StepStatus, type FlowSignal } from './flow/run-view.js'
+export { schedule, taskKey, type Action, type Schedule, type SchedulerSelf } from './flow/scheduler.js'
+export { systemClock, virtualClock, type Clock, type VirtualClock } from './flow/clock.js'
+export { createStateFlowRuntime, runIdFor, type StateFlowRuntime, type RuntimeInit, type RunHandle, type StartOptions, type StepContext, type Executor } from './flow/runtime.js'

@@ -194,6 +194,11 @@ export class Log {
     this.views = views
   }
 
+  /** Names of the views registered on this log's client (`createXSync({ views })`). */
+  viewNames(): string[] {
+    return this.views ? this.views.names() : []
+  }
+
   private viewsFor(name: string): LogViews {
     if (this.closed) throw new ClosedError(`log ${this.id}`)
     if (!this.views || !this.views.names().includes(name)) {
@@ -402,7 +407,9 @@ export class Log {
         throw new StateFlowError('TOO_LARGE', `event ${i} is ${bytes.length} bytes, more than ${this.maxEventBytes}`)
       }
       // A literal, not a spread: spreading the fields object was the costliest line of an append.
-      const event: LogEvent = { v: 1, log: this.id, author, seq, prev, parents, clock, time, type: it.type, body: it.body, cid, bytes }
+      // The body as every other peer will see it, decoded from the bytes: canonical key order,
+      // and not the caller's object (which the caller may change after appending).
+      const event: LogEvent = { v: 1, log: this.id, author, seq, prev, parents, clock, time, type: it.type, body: decodeEvent(bytes, { maxBytes: bytes.length, knownCid: cid.bytes }).body, cid, bytes }
       const meta = metaOf(event)
       const problem = this.admit(meta, event, staged)
       if (problem) throw problem

@@ -102,18 +102,20 @@ describe('build - browser bundle', () => {
       logLevel: 'silent',
     })
     const inputs = Object.keys(result.metafile!.inputs)
-    const mustNotAppear = ['better-sqlite3', 'node:fs', 'node:net', 'node:http', 'node:crypto', '/ws/', 'libp2p', 'sqlite-store', 'fs-store', 'websocket-server', 'http-node', '@automerge', 'doc-view']
+    const mustNotAppear = ['better-sqlite3', 'node:fs', 'node:net', 'node:http', 'node:crypto', '/ws/', 'libp2p', 'sqlite-store', 'fs-store', 'websocket-server', 'http-node', '@automerge', 'doc-view', 'node_modules/zod']
     for (const bad of mustNotAppear) expect(inputs.filter((i) => i.includes(bad)), bad).toEqual([])
     const code = result.outputFiles[0].contents
     expect(new TextDecoder().decode(code)).not.toMatch(/from\s*["']node:/)
     // Ceiling: measured 2026-11-21 at ~33 KB gzip (noble ed25519 + hashes, multiformats, cborg,
     // dag-cbor, our code), then ~50 KB with the sync protocol and the browser-safe transports
     // (memory, WebSocket client, BroadcastChannel, HTTP + SSE), ~57 KB with the view host, the
-    // work queue, claims, placement and presence (Automerge stays out: it is `stateflow/docs`).
+    // work queue, claims, placement and presence (Automerge stays out: it is `stateflow/docs`),
+    // ~71 KB with the workflow engine (definitions, run view, scheduler, runtime; zod stays out:
+    // schemas are the user's, used through their own methods).
     // Re-measure: run this test and read the size it prints; raise the ceiling only for code
     // that earns it.
     const gz = gzipSync(code).length
     console.log(`browser bundle: ${code.length} bytes minified, ${gz} bytes gzip`)
-    expect(gz).toBeLessThan(62_000)
+    expect(gz).toBeLessThan(76_000)
   })
 })

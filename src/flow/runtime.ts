@@ -1,0 +1,611 @@
+/**
+ * The run host (DESIGN §9): `createStateFlowRuntime({ node, clock? })`. It follows each run it
+ * started or joined, asks the pure scheduler what this peer should do, and does it: claims,
+ * executes the steps it wins (those whose type it has an executor for and whose placement fits
+ * its node), renews leases, fires timers, begins retries, consumes signals, records the end.
+ *
+ * Everything it knows about a run comes from the run's log, so a peer restarted on its store
+ * picks every run up where the log says it is. What it does not know after a restart is whether
+ * a step it had started ran its effect: it never runs such a step again under the same fencing
+ * token (see the scheduler's `interrupted` and lease cases).
+ */
+import { InvalidArgumentError, ClosedError } from '../errors.js'
+import { toHex } from '../dag/bytes.js'
+import { randomSeed, sha256 } from '../log/crypto-backend.js'
+import type { XSyncClient } from '../log/client.js'
+import type { Log, LogEvent } from '../log/log.js'
+import { PEER_HELLO } from '../views/event-types.js'
+import { ViewHost } from '../views/host.js'
+import type { ViewSnapshot } from '../views/host.js'
+import { validateNodeSpec, type RuntimeNodeSpec } from '../views/placement.js'
+import { systemClock, type Clock } from './clock.js'
+import { CHILD, isWorkflow, type WorkflowDefinition } from './define.js'
+import { CancelledError, NonRetryableError, RunFailedError } from './errors.js'
+import { FLOW, SIGNAL, STEP, TIMER, type NextInputs, type StartedBody } from './events.js'
+import { flowRunView, type FlowRunState } from './run-view.js'
+import { schedule, taskKey, type Action } from './scheduler.js'
+
+/** What an executor gets besides its input. */
+export interface StepContext {
+  runId: string
+  stepId: string
+  attempt: number
+  /** Stable per step attempt (`<runId>/<step>/<attempt>`): hand it to the systems the step calls. */
+  idempotencyKey: string
+  /** The winning claim's CID under `lease`, `authority` and `deterministic-election`. */
+  fencingToken?: string
+  /** Aborted when the run is cancelled, the attempt times out, or another peer takes the step over. */
+  signal: AbortSignal
+  /** True when this runs a step's compensation. */
+  compensating: boolean
+  node: RuntimeNodeSpec
+  log: {
+    /** Append an event of your own to the run's log. */
+    append(type: string, body: unknown): Promise<LogEvent>
+    /** Record a `stateflow.warning` in the run. */
+    warn(message: string): Promise<void>
+  }
+}
+
+export type Executor<I = any, O = any> = (ctx: StepContext, input: I) => Promise<O> | O
+
+export interface RuntimeInit {
+  node: RuntimeNodeSpec
+  /** @default the system clock; give clients the same one (`createXSync({ now: clock.now })`) */
+  clock?: Clock
+  /** Workflows this runtime can run when it joins a run (those it `start`s are added). */
+  workflows?: WorkflowDefinition<any, any>[]
+}
+
+export interface StartOptions<I> {
+  client: XSyncClient
+  workflow: WorkflowDefinition<I, any>
+  input: I
+  /** The same key starts the same run once, whichever peer starts it. */
+  idempotencyKey?: string
+  /** @internal child runs */
+  parent?: { runId: string; step: string; attempt: number }
+}
+
+export interface RunHandle<O = unknown> {
+  readonly id: string
+  /** The run's current state (every event stored so far folded). */
+  snapshot(): Promise<FlowRunState>
+  /** States as they change, the current one first; ends after the run ends. */
+  observe(): AsyncGenerator<FlowRunState>
+  /** The output once the run completes; `RunFailedError` or `CancelledError` otherwise. */
+  result(): Promise<O>
+  /** Send a signal (a wait step for `name` takes it, even one reached later). */
+  signal(name: string, payload?: unknown): Promise<void>
+  /** Cancel: running executors see their `AbortSignal` fire; compensations run. */
+  cancel(reason?: string): Promise<void>
+}
+
+export interface StateFlowRuntime {
+  readonly node: RuntimeNodeSpec
+  register(type: string, executor: Executor): this
+  /** Make a workflow known, so runs of it can be joined. */
+  define(workflow: WorkflowDefinition<any, any>): this
+  start<I, O>(options: StartOptions<I>): Promise<RunHandle<O>>
+  /** Follow (and take part in) a run another peer started. */
+  join<O = unknown>(runId: string, options: { client: XSyncClient }): Promise<RunHandle<O>>
+  /** Start a run of `workflow` for each event matching one of its triggers (once per event, whichever peers watch). */
+  watchTriggers(options: { client: XSyncClient; workflow: WorkflowDefinition<any, any> }): () => void
+  close(): Promise<void>
+}
+
+/** The run id for an idempotency key: the same on every peer. */
+export function runIdFor(workflowHash: string, idempotencyKey: string): string {
+  return `run-${toHex(sha256(new TextEncoder().encode(`${workflowHash}\u0000${idempotencyKey}`))).slice(0, 40)}`
+}
+
+export function createStateFlowRuntime(init: RuntimeInit): StateFlowRuntime {
+  validateNodeSpec(init.node)
+  return new Runtime(init)
+}
+
+/** DAG-CBOR-safe data: undefined dropped from maps and turned to null elsewhere. */
+function plain(x: unknown, depth = 0): unknown {
+  if (depth > 64) throw new InvalidArgumentError('value nested too deeply')
+  if (x === undefined) return null
+  if (typeof x === 'number' && !Number.isFinite(x)) throw new InvalidArgumentError(`${x} cannot be stored`)
+  if (typeof x === 'function' || typeof x === 'symbol' || typeof x === 'bigint') throw new InvalidArgumentError(`a ${typeof x} cannot be stored`)
+  if (Array.isArray(x)) return x.map((v) => plain(v, depth + 1))
+  if (x instanceof Uint8Array || x === null || typeof x !== 'object') return x
+  if (x instanceof Date) return x.toISOString()
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(x)) if (v !== undefined) out[k] = plain(v, depth + 1)
+  return out
+}
+
+function errorOf(err: unknown, nonRetryable: readonly string[]): { name: string; message: string; retryable: boolean } {
+  const e = err instanceof Error ? err : new Error(String(err))
+  const name = e instanceof NonRetryableError ? 'NonRetryableError' : e.name || 'Error'
+  return { name, message: e.message.slice(0, 2000), retryable: !(e instanceof NonRetryableError) && !nonRetryable.includes(name) }
+}
+
+class Runtime implements StateFlowRuntime {
+  readonly node: RuntimeNodeSpec
+  readonly clock: Clock
+  readonly executors = new Map<string, Executor>()
+  readonly workflows = new Map<string, WorkflowDefinition<any, any>>()
+  private readonly drivers = new Map<string, RunDriver>()
+  private readonly watchers = new Set<() => void>()
+  private closed = false
+
+  constructor(init: RuntimeInit) {
+    this.node = init.node
+    this.clock = init.clock ?? systemClock
+    for (const w of init.workflows ?? []) this.define(w)
+  }
+
+  register(type: string, executor: Executor): this {
+    if (typeof type !== 'string' || type.length === 0) throw new InvalidArgumentError('register(type, executor): type must be a non-empty string')
+    if (typeof executor !== 'function') throw new InvalidArgumentError(`register(${JSON.stringify(type)}, executor): executor must be a function`)
+    this.executors.set(type, executor)
+    return this
+  }
+
+  define(workflow: WorkflowDefinition<any, any>): this {
+    if (!isWorkflow(workflow)) throw new InvalidArgumentError('define(workflow) takes a defineWorkflow() result')
+    for (const [hash, w] of workflow.children) this.workflows.set(hash, w)
+    return this
+  }
+
+  async start<I, O>(options: StartOptions<I>): Promise<RunHandle<O>> {
+    if (this.closed) throw new ClosedError('runtime')
+    const { client, workflow } = options
+    if (!isWorkflow(workflow)) throw new InvalidArgumentError('start({ workflow }) takes a defineWorkflow() result')
+    this.define(workflow)
+    let input: unknown = options.input
+    if (workflow.input) {
+      const r = workflow.input.safeParse(input)
+      if (!r.success) throw new InvalidArgumentError(`input of ${workflow.id}: ${r.error.message}`)
+      input = r.data
+    }
+    const key = options.idempotencyKey
+    if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > 1024)) throw new InvalidArgumentError('idempotencyKey must be a non-empty string (≤ 1024)')
+    const runId = key !== undefined ? runIdFor(workflow.hash, key) : `run-${toHex(randomSeed()).slice(0, 40)}`
+    const log = client.log(runId)
+    const driver = this.driver(client, log)
+    // A keyed run another peer (or an earlier call) already started is joined, not started again.
+    const already = key !== undefined && (await driver.state()).status !== 'pending'
+    if (!already) {
+      const body: StartedBody = { workflow: workflow.canonical, hash: workflow.hash, input: plain(input) }
+      if (key !== undefined) body.idempotencyKey = key
+      if (options.parent) body.parent = options.parent
+      await driver.append(FLOW.started, body)
+    }
+    await driver.begin()
+    return driver.handle as RunHandle<O>
+  }
+
+  async join<O>(runId: string, options: { client: XSyncClient }): Promise<RunHandle<O>> {
+    if (this.closed) throw new ClosedError('runtime')
+    if (typeof runId !== 'string' || runId.length === 0) throw new InvalidArgumentError('join(runId) needs a run id')
+    const driver = this.driver(options.client, options.client.log(runId))
+    await driver.begin()
+    return driver.handle as RunHandle<O>
+  }
+
+  watchTriggers(options: { client: XSyncClient; workflow: WorkflowDefinition<any, any> }): () => void {
+    const { client, workflow } = options
+    this.define(workflow)
+    const offs: (() => void)[] = []
+    for (const t of workflow.triggers) {
+      const log = client.log(t.log)
+      const fire = (e: LogEvent): void => {
+        if (e.type !== t.type) return
+        const input = t.input ? t.input(e.body) : e.body
+        void this.start({ client, workflow, input, idempotencyKey: `trigger:${e.cid.toString()}` }).catch((err) => {
+          void log.append('stateflow.warning', { message: `trigger of ${workflow.id} failed: ${(err as Error).message}`.slice(0, 1000) }).catch(() => undefined)
+        })
+      }
+      offs.push(log.subscribe(fire))
+      // Events already in the log count too (a peer that starts watching late still starts them).
+      void (async () => {
+        for await (const e of log.events()) fire(e)
+      })().catch(() => undefined)
+    }
+    const off = (): void => {
+      for (const o of offs) o()
+      this.watchers.delete(off)
+    }
+    this.watchers.add(off)
+    return off
+  }
+
+  private driver(client: XSyncClient, log: Log): RunDriver {
+    const key = `${client.did}\u0000${log.id}`
+    let d = this.drivers.get(key)
+    if (!d) {
+      d = new RunDriver(this, client, log)
+      this.drivers.set(key, d)
+    }
+    return d
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    for (const off of [...this.watchers]) off()
+    await Promise.all([...this.drivers.values()].map((d) => d.close()))
+    this.drivers.clear()
+  }
+}
+
+/** Another claim turned out to win once concurrent claims were in. */
+class LostClaim extends Error {}
+/** The sync round that confirms a claim did not complete. */
+class Unconfirmed extends Error {}
+
+/** One run, followed by one runtime through one client. */
+class RunDriver {
+  private host: ViewHost<FlowRunState> | undefined
+  private current: FlowRunState | undefined
+  private began: Promise<void> | undefined
+  private closed = false
+  private appending: Promise<unknown> = Promise.resolve()
+  /** Actions already taken, so one snapshot's worth of work is not appended twice. */
+  private readonly done = new Set<string>()
+  private readonly running = new Map<string, AbortController>()
+  private cancelWake: (() => void) | undefined
+  private wakeAt: number | undefined
+  private ticking = false
+  private again = false
+  private readonly waiters = new Set<() => void>()
+  private failure: unknown
+  readonly handle: RunHandle
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly client: XSyncClient,
+    private readonly log: Log,
+  ) {
+    const self = this
+    this.handle = {
+      id: log.id,
+      snapshot: () => this.state(),
+      observe: () => this.observe(),
+      result: () => this.result(),
+      async signal(name: string, payload?: unknown) {
+        if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('signal(name) needs a name')
+        const s = await self.state()
+        const def = s.workflow ? self.rt.workflows.get(s.workflow.hash) : undefined
+        // Typed signals: a wait step for this name with a schema checks the payload here.
+        for (const st of Object.values(def?.steps ?? {})) {
+          if (st.signal?.name === name && st.signal.schema) {
+            const r = st.signal.schema.safeParse(payload)
+            if (!r.success) throw new InvalidArgumentError(`signal ${name}: ${r.error.message}`)
+          }
+        }
+        await self.append(SIGNAL, { name, payload: plain(payload) })
+      },
+      async cancel(reason = 'cancelled') {
+        await self.append(FLOW.cancelled, { reason: String(reason).slice(0, 1000) })
+      },
+    }
+  }
+
+  /** The run's state from the client's registered `flowRun` view, or a host of our own. */
+  private viewHost(): ViewHost<FlowRunState> {
+    if (!this.host) this.host = new ViewHost(this.log, this.client.store, flowRunView)
+    return this.host
+  }
+
+  async state(): Promise<FlowRunState> {
+    const snap = (await this.snapshot()) as ViewSnapshot<FlowRunState>
+    return snap.state
+  }
+
+  private snapshot(): Promise<ViewSnapshot<FlowRunState>> {
+    return this.log.viewNames().includes(flowRunView.name) ? this.log.view<ViewSnapshot<FlowRunState>>(flowRunView.name) : this.viewHost().snapshot()
+  }
+
+  private observeSnapshots(): AsyncIterable<ViewSnapshot<FlowRunState>> {
+    return this.log.viewNames().includes(flowRunView.name) ? (this.log.observe(flowRunView.name) as AsyncIterable<ViewSnapshot<FlowRunState>>) : this.viewHost().observe()
+  }
+
+  append(type: string, body: unknown): Promise<LogEvent> {
+    const next = this.appending.then(() => this.log.append(type, body))
+    this.appending = next.catch(() => undefined)
+    return next
+  }
+
+  /** Announce this node in the run (who may be elected, where placement fits), then follow it. */
+  begin(): Promise<void> {
+    if (!this.began) {
+      this.began = (async () => {
+        const s = await this.state()
+        const mine = s.peers[this.client.did]
+        if (!mine || mine.left !== undefined || JSON.stringify(mine.spec) !== JSON.stringify(this.rt.node)) await this.append(PEER_HELLO, this.rt.node)
+        void this.follow()
+      })()
+    }
+    return this.began
+  }
+
+  private async follow(): Promise<void> {
+    try {
+      for await (const snap of this.observeSnapshots()) {
+        if (this.closed) return
+        this.current = snap.state
+        for (const w of this.waiters) w()
+        // Following goes on after the end: a late event (the end record) can still matter.
+        this.tick()
+      }
+    } catch (err) {
+      // The client closed under us, or the fold failed: whoever waits on the run hears of it.
+      if (!this.closed) this.failure = err
+      for (const w of this.waiters) w()
+    }
+  }
+
+  private isOver(s: FlowRunState): boolean {
+    return s.status === 'completed' || s.status === 'failed' || s.status === 'cancelled'
+  }
+
+  /** Ask the scheduler what to do with the latest state; one pass at a time. */
+  private tick(): void {
+    if (this.closed || !this.current) return
+    if (this.ticking) {
+      this.again = true
+      return
+    }
+    this.ticking = true
+    try {
+      do {
+        this.again = false
+        this.pass(this.current)
+      } while (this.again && !this.closed)
+    } finally {
+      this.ticking = false
+    }
+  }
+
+  private pass(s: FlowRunState): void {
+    const def = s.workflow ? this.rt.workflows.get(s.workflow.hash) : undefined
+    this.abortStale(s)
+    if (!def) return
+    const now = this.rt.clock.now()
+    const plan = schedule(def, s, {
+      did: this.client.did,
+      node: this.rt.node,
+      now,
+      canRun: (type) => this.rt.executors.has(type),
+      running: new Set(this.running.keys()),
+    })
+    for (const a of plan.actions) this.act(def, s, a)
+    if (plan.wakeAt !== undefined && plan.wakeAt !== this.wakeAt) {
+      this.cancelWake?.()
+      this.wakeAt = plan.wakeAt
+      this.cancelWake = this.rt.clock.setTimer(plan.wakeAt - now, () => {
+        this.wakeAt = undefined
+        this.cancelWake = undefined
+        this.tick()
+      })
+    }
+  }
+
+  /** Abort executors whose attempt the log has moved past (cancelled, timed out elsewhere, taken over). */
+  private abortStale(s: FlowRunState): void {
+    for (const [key, controller] of this.running) {
+      const [step, second, third] = key.split('/')
+      const compensate = second === 'compensate'
+      const attempt = Number(compensate ? third : second)
+      const st = compensate ? s.compensations[step] : s.steps[step]
+      const live = st && st.attempt === attempt && (st.status === 'ready' || st.status === 'claimed' || st.status === 'running') && (compensate ? s.status === 'compensating' : s.status === 'running')
+      const holder = st?.claimedBy === undefined || st.claimedBy === this.client.did
+      if (!live || !holder) controller.abort(new CancelledError(s.status === 'running' || s.status === 'compensating' ? `attempt ${attempt} of ${step} is no longer this peer's to run` : `the run is ${s.status}`))
+    }
+  }
+
+  private once(key: string, fn: () => Promise<unknown>): void {
+    if (this.done.has(key)) return
+    this.done.add(key)
+    void fn().catch((err) => {
+      // The log refused it (closed, too large): let a later pass try again.
+      this.done.delete(key)
+      if (!this.closed && !(err instanceof ClosedError)) void this.warn(`${key}: ${(err as Error).message}`)
+    })
+  }
+
+  private warn(message: string): Promise<void> {
+    return this.append('stateflow.warning', { message: message.slice(0, 1000) }).then(() => undefined, () => undefined)
+  }
+
+  private act(def: WorkflowDefinition, s: FlowRunState, a: Action): void {
+    const st = 'step' in a ? (a.kind !== 'set-timer' && a.kind !== 'fire-timer' && a.kind !== 'consume-signal' && a.kind !== 'time-out-wait' && a.compensate ? s.compensations[a.step] : s.steps[a.step]) : undefined
+    switch (a.kind) {
+      case 'claim':
+        return this.once(`claim|${taskKey(a.step, a.attempt, a.compensate)}|${st?.claim ?? '-'}|${st?.expires ?? '-'}`, () =>
+          this.append(STEP.claimed, { step: a.step, attempt: a.attempt, ...(a.compensate ? { compensate: true } : {}), ...(a.takeover ? { takeover: a.takeover } : {}) }),
+        )
+      case 'renew':
+        return this.once(`renew|${taskKey(a.step, a.attempt, a.compensate)}|${st?.expires ?? '-'}`, () =>
+          this.append(STEP.claimed, { step: a.step, attempt: a.attempt, ...(a.compensate ? { compensate: true } : {}), renew: a.claim }),
+        )
+      case 'interrupted':
+        return this.once(`interrupted|${taskKey(a.step, a.attempt, a.compensate)}`, () =>
+          this.append(STEP.failed, { step: a.step, attempt: a.attempt, ...(a.compensate ? { compensate: true } : {}), claim: a.claim, error: { name: 'Interrupted', message: 'the peer running this attempt stopped before it ended', retryable: true } }),
+        )
+      case 'retry':
+        return this.once(`retry|${taskKey(a.step, a.attempt, a.compensate)}`, () => this.append(STEP.retrying, { step: a.step, attempt: a.attempt, ...(a.compensate ? { compensate: true } : {}) }))
+      case 'set-timer':
+        return this.once(`timer.set|${a.step}`, () => this.append(TIMER.set, { step: a.step, until: a.until }))
+      case 'fire-timer':
+        return this.once(`timer.fired|${a.step}`, async () => {
+          const next = this.nextInputs(def, a.step, st?.input ?? null)
+          await this.append(TIMER.fired, { step: a.step, ...(next.ok ? { next: next.next } : {}) })
+        })
+      case 'consume-signal':
+        return this.once(`signal|${a.step}|${a.signal}`, async () => {
+          const next = this.nextInputs(def, a.step, a.payload)
+          await this.append(STEP.succeeded, { step: a.step, attempt: 1, signal: a.signal, output: a.payload, ...(next.ok ? { next: next.next } : {}) })
+        })
+      case 'time-out-wait':
+        return this.once(`wait.timeout|${a.step}`, () => this.append(STEP.timedOut, { step: a.step, attempt: 1 }))
+      case 'record-end':
+        return this.once('end', () => (s.status === 'completed' ? this.append(FLOW.completed, { output: s.output ?? null }) : this.append(FLOW.failed, { error: s.error ?? null })))
+      case 'execute':
+        return this.execute(def, s, a)
+    }
+  }
+
+  /** For each link out of `step`: skipped, or the next step's input, from the link's `when` and `map`. */
+  private nextInputs(def: WorkflowDefinition, step: string, output: unknown): { ok: true; next: NextInputs } | { ok: false; error: Error } {
+    const next: NextInputs = {}
+    try {
+      for (const l of def.links) {
+        if (l.from !== step) continue
+        if (l.when && !l.when(output)) next[l.to] = { skip: true }
+        else next[l.to] = { input: plain(l.map ? l.map(output) : output) }
+      }
+      return { ok: true, next }
+    } catch (err) {
+      return { ok: false, error: err as Error }
+    }
+  }
+
+  private execute(def: WorkflowDefinition, s: FlowRunState, a: Extract<Action, { kind: 'execute' }>): void {
+    const key = taskKey(a.step, a.attempt, a.compensate)
+    if (this.running.has(key) || this.done.has(`exec|${key}|${a.claim ?? '-'}`)) return
+    this.done.add(`exec|${key}|${a.claim ?? '-'}`)
+    const controller = new AbortController()
+    this.running.set(key, controller)
+    const step = def.steps[a.step]
+    const ref = { step: a.step, attempt: a.attempt, ...(a.compensate ? { compensate: true } : {}), ...(a.claim ? { claim: a.claim } : {}) }
+    let timedOut = false
+    let cancelTimer: (() => void) | undefined
+    const run = async (): Promise<void> => {
+      if (a.claim) {
+        // A claim wins only tentatively until concurrent claims have had their say. One sync
+        // round with every connected peer brings in any claim they made before seeing ours
+        // (they pushed it before answering); if ours still wins, no connected peer can win too.
+        try {
+          await this.client.sync(this.log.id, { timeoutMs: 10_000 })
+        } catch {
+          throw new Unconfirmed()
+        }
+        const now = await this.state()
+        const cur = a.compensate ? now.compensations[a.step] : now.steps[a.step]
+        if (!cur || cur.attempt !== a.attempt || cur.claimedBy !== this.client.did || cur.claim !== a.claim) throw new LostClaim()
+        await this.append(STEP.started, ref)
+      }
+      let input = a.input
+      if (step.input && !a.compensate) {
+        const r = step.input.safeParse(input)
+        if (!r.success) throw new NonRetryableError(`input of step ${a.step}: ${r.error.message}`)
+        input = r.data
+      }
+      const executor = a.compensate ? this.rt.executors.get(step.compensate!) : step.type === CHILD ? this.childExecutor(step.workflow!) : this.rt.executors.get(step.type)
+      if (!executor) throw new NonRetryableError(`no executor for ${a.compensate ? step.compensate : step.type}`)
+      const ctx: StepContext = {
+        runId: this.log.id,
+        stepId: a.step,
+        attempt: a.attempt,
+        idempotencyKey: `${this.log.id}/${a.step}${a.compensate ? '/compensate' : ''}/${a.attempt}`,
+        ...(a.claim ? { fencingToken: a.claim } : {}),
+        signal: controller.signal,
+        compensating: a.compensate,
+        node: this.rt.node,
+        log: {
+          append: (type, body) => this.append(type, plain(body)),
+          warn: (message) => this.warn(message),
+        },
+      }
+      if (step.timeoutMs !== undefined && !a.compensate) {
+        cancelTimer = this.rt.clock.setTimer(step.timeoutMs, () => {
+          timedOut = true
+          controller.abort(new Error(`step ${a.step} timed out after ${step.timeoutMs} ms`))
+        })
+      }
+      const aborted = new Promise<never>((_, reject) => {
+        if (controller.signal.aborted) reject(controller.signal.reason)
+        controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true })
+      })
+      aborted.catch(() => undefined)
+      let output = await Promise.race([Promise.resolve().then(() => executor(ctx, input)), aborted])
+      if (controller.signal.aborted) throw controller.signal.reason
+      if (step.output && !a.compensate) {
+        const r = step.output.safeParse(output)
+        if (!r.success) throw new NonRetryableError(`output of step ${a.step}: ${r.error.message}`)
+        output = r.data
+      }
+      const stored = plain(output)
+      const next = a.compensate ? ({ ok: true, next: {} } as const) : this.nextInputs(def, a.step, stored)
+      if (!next.ok) throw new NonRetryableError(`a link out of ${a.step} threw: ${next.error.message}`)
+      await this.append(STEP.succeeded, { ...ref, output: stored, ...(a.compensate ? {} : { next: next.next }) })
+    }
+    void run()
+      .catch(async (err) => {
+        if (this.closed || err instanceof LostClaim) return
+        if (err instanceof Unconfirmed) {
+          // A peer did not answer in time: try again shortly (the claim still stands in the log).
+          this.done.delete(`exec|${key}|${a.claim ?? '-'}`)
+          this.rt.clock.setTimer(1000, () => this.tick())
+          return
+        }
+        if (timedOut) return void (await this.append(STEP.timedOut, ref).catch(() => undefined))
+        // Aborted because the log moved on (cancel, takeover): nothing to record.
+        if (controller.signal.aborted) return
+        await this.append(STEP.failed, { ...ref, error: errorOf(err, step.retry?.nonRetryable ?? []) }).catch(() => undefined)
+      })
+      .finally(() => {
+        cancelTimer?.()
+        this.running.delete(key)
+        this.tick()
+      })
+  }
+
+  /** A child step: start (or join) the child run keyed by this attempt, and wait for its result. */
+  private childExecutor(workflow: WorkflowDefinition): Executor {
+    return async (ctx, input) => {
+      const child = await this.rt.start({ client: this.client, workflow, input, idempotencyKey: ctx.idempotencyKey, parent: { runId: ctx.runId, step: ctx.stepId, attempt: ctx.attempt } })
+      const onAbort = (): void => void child.cancel(`parent ${ctx.runId} stopped`).catch(() => undefined)
+      ctx.signal.addEventListener('abort', onAbort, { once: true })
+      try {
+        return await child.result()
+      } finally {
+        ctx.signal.removeEventListener('abort', onAbort)
+      }
+    }
+  }
+
+  private async *observe(): AsyncGenerator<FlowRunState> {
+    for await (const snap of this.observeSnapshots()) {
+      yield snap.state
+      if (this.isOver(snap.state)) return
+    }
+  }
+
+  private async result(): Promise<unknown> {
+    for (;;) {
+      const s = this.current ?? (await this.state())
+      if (s.status === 'completed') return s.output
+      if (s.status === 'failed') {
+        const e = s.error
+        throw new RunFailedError(e ? `run ${this.log.id} failed at step ${e.step}: ${e.name}: ${e.message}` : `run ${this.log.id} failed`, e?.step, e ? { name: e.name, message: e.message } : undefined)
+      }
+      if (s.status === 'cancelled') throw new CancelledError(`run ${this.log.id} was cancelled${s.cancel?.reason ? `: ${s.cancel.reason}` : ''}`)
+      if (this.closed) throw new ClosedError('runtime')
+      if (this.failure !== undefined) throw this.failure
+      await new Promise<void>((resolve) => {
+        const w = (): void => {
+          this.waiters.delete(w)
+          resolve()
+        }
+        this.waiters.add(w)
+      })
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    this.cancelWake?.()
+    for (const c of this.running.values()) c.abort(new ClosedError('runtime'))
+    for (const w of this.waiters) w()
+    await this.appending
+    await this.host?.close()
+  }
+}
