@@ -90,6 +90,8 @@ export interface FlowRunState {
   compensations: Record<string, StepRunState>
   /** Steps to compensate, in the order they run (newest success first). */
   compensationOrder: string[]
+  /** Steps under way (ready, claimed, running, sleeping, awaiting a signal, retrying), in the order they became ready. */
+  active: string[]
   signals: FlowSignal[]
   warnings: { message: string; cid: string | null; time: number }[]
   peers: Record<string, AnnouncedPeer>
@@ -109,7 +111,7 @@ export interface FlowRunState {
 const MAX_WARNINGS = 100
 
 export function initialRunState(): FlowRunState {
-  return { runId: null, workflow: null, definition: null, status: 'pending', input: null, steps: {}, compensations: {}, compensationOrder: [], signals: [], warnings: [], peers: {}, time: 0 }
+  return { runId: null, workflow: null, definition: null, status: 'pending', input: null, steps: {}, compensations: {}, compensationOrder: [], active: [], signals: [], warnings: [], peers: {}, time: 0 }
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {
@@ -139,16 +141,39 @@ function didOf(key: Uint8Array): string {
 
 // --- the definition, as data -----------------------------------------------------------------
 
+interface Graph {
+  byId: Map<string, CanonicalStep>
+  incoming: Map<string, string[]>
+  outgoing: Map<string, string[]>
+}
+
+// Lookups by step id, built once per definition object (a run's definition never changes):
+// a thousand-step run would otherwise scan every step and link at every event.
+const graphs = new WeakMap<CanonicalWorkflow, Graph>()
+
+function graph(def: CanonicalWorkflow): Graph {
+  let g = graphs.get(def)
+  if (!g) {
+    g = { byId: new Map(def.steps.map((x) => [x.id, x])), incoming: new Map(def.steps.map((x) => [x.id, []])), outgoing: new Map(def.steps.map((x) => [x.id, []])) }
+    for (const l of def.links) {
+      g.incoming.get(l.to)?.push(l.from)
+      g.outgoing.get(l.from)?.push(l.to)
+    }
+    graphs.set(def, g)
+  }
+  return g
+}
+
 function stepDef(s: FlowRunState, id: string): CanonicalStep | undefined {
-  return s.definition?.steps.find((x) => x.id === id)
+  return s.definition ? graph(s.definition).byId.get(id) : undefined
 }
 
 function incoming(s: FlowRunState, id: string): string[] {
-  return s.definition!.links.filter((l) => l.to === id).map((l) => l.from)
+  return graph(s.definition!).incoming.get(id) ?? []
 }
 
 function outgoing(s: FlowRunState, id: string): string[] {
-  return s.definition!.links.filter((l) => l.from === id).map((l) => l.to)
+  return graph(s.definition!).outgoing.get(id) ?? []
 }
 
 /**
@@ -196,6 +221,7 @@ function makeReady(s: FlowRunState, id: string, input: unknown, time: number): v
   st.input = input
   st.readyAt = time
   st.attempt = 1
+  s.active.push(id)
   if (def.type === SLEEP) {
     const until = def.sleep && 'ms' in def.sleep ? time + def.sleep.ms : input
     if (typeof until !== 'number' || !Number.isFinite(until)) {
@@ -217,6 +243,8 @@ function endStep(s: FlowRunState, id: string, status: 'succeeded' | 'failed' | '
   const st = s.steps[id]
   st.status = status
   st.endedAt = time
+  const at = s.active.indexOf(id)
+  if (at >= 0) s.active.splice(at, 1)
   if (status === 'succeeded') st.output = r.output ?? null
   if (r.error) st.error = r.error
   if (status === 'failed') {
@@ -252,7 +280,7 @@ function linkOf(s: FlowRunState, from: string, to: string): unknown {
 
 /** Every step ended: the run completed, with the outputs of the steps nothing follows. */
 function settle(s: FlowRunState, time: number): void {
-  if (s.status !== 'running') return
+  if (s.status !== 'running' || s.active.length > 0) return
   const ids = s.definition!.steps.map((x) => x.id)
   if (!ids.every((id) => s.steps[id].status === 'succeeded' || s.steps[id].status === 'skipped')) return
   const sinks = ids.filter((id) => outgoing(s, id).length === 0)
@@ -266,6 +294,7 @@ function fail(s: FlowRunState, step: string, error: StepErrorBody, time: number)
   if (s.status !== 'running') return
   s.error = { step, name: error.name, message: error.message }
   for (const st of Object.values(s.steps)) if (!isEnded(st)) st.status = 'cancelled'
+  s.active = []
   beginCompensation(s, 'failed', time)
 }
 
@@ -347,6 +376,7 @@ function reduce(s: FlowRunState, e: LogEvent, ctx: ViewContext): FlowRunState {
       if (s.status !== 'running') return s
       s.cancel = { reason: typeof body.reason === 'string' ? body.reason : '', by: c.by, time: c.time }
       for (const st of Object.values(s.steps)) if (!isEnded(st)) st.status = 'cancelled'
+      s.active = []
       beginCompensation(s, 'cancelled', c.time)
       return s
     case SIGNAL:

@@ -16,7 +16,6 @@ import type { XSyncClient } from '../log/client.js'
 import type { Log, LogEvent } from '../log/log.js'
 import { PEER_HELLO } from '../views/event-types.js'
 import { ViewHost } from '../views/host.js'
-import type { ViewSnapshot } from '../views/host.js'
 import { validateNodeSpec, type RuntimeNodeSpec } from '../views/placement.js'
 import { systemClock, type Clock } from './clock.js'
 import { CHILD, isWorkflow, type WorkflowDefinition } from './define.js'
@@ -241,8 +240,6 @@ class Unconfirmed extends Error {}
 
 /** One run, followed by one runtime through one client. */
 class RunDriver {
-  private host: ViewHost<FlowRunState> | undefined
-  private current: FlowRunState | undefined
   private began: Promise<void> | undefined
   private closed = false
   private appending: Promise<unknown> = Promise.resolve()
@@ -251,8 +248,6 @@ class RunDriver {
   private readonly running = new Map<string, AbortController>()
   private cancelWake: (() => void) | undefined
   private wakeAt: number | undefined
-  private ticking = false
-  private again = false
   private readonly waiters = new Set<() => void>()
   private failure: unknown
   readonly handle: RunHandle
@@ -263,6 +258,7 @@ class RunDriver {
     private readonly log: Log,
   ) {
     const self = this
+    this.host = new ViewHost(log, client.store, flowRunView)
     this.handle = {
       id: log.id,
       snapshot: () => this.state(),
@@ -270,8 +266,8 @@ class RunDriver {
       result: () => this.result(),
       async signal(name: string, payload?: unknown) {
         if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('signal(name) needs a name')
-        const s = await self.state()
-        const def = s.workflow ? self.rt.workflows.get(s.workflow.hash) : undefined
+        const hash = await self.read((s) => s.workflow?.hash)
+        const def = hash ? self.rt.workflows.get(hash) : undefined
         // Typed signals: a wait step for this name with a schema checks the payload here.
         for (const st of Object.values(def?.steps ?? {})) {
           if (st.signal?.name === name && st.signal.schema) {
@@ -287,80 +283,85 @@ class RunDriver {
     }
   }
 
-  /** The run's state from the client's registered `flowRun` view, or a host of our own. */
-  private viewHost(): ViewHost<FlowRunState> {
-    if (!this.host) this.host = new ViewHost(this.log, this.client.store, flowRunView)
-    return this.host
+  /**
+   * A fold of the run of our own. The scheduler reads its live state inside `read` (no copy per
+   * event: copying a thousand-step run at every event would make each step cost more than the
+   * last); callers of `snapshot()` and `observe()` get copies.
+   */
+  private readonly host: ViewHost<FlowRunState>
+  private unsubscribe: (() => void) | undefined
+  private kicked = false
+
+  /** Read the live state (settled): `fn` must not keep or change it. */
+  private read<T>(fn: (s: FlowRunState) => T): Promise<T> {
+    return this.host.read(fn)
   }
 
   async state(): Promise<FlowRunState> {
-    const snap = (await this.snapshot()) as ViewSnapshot<FlowRunState>
-    return snap.state
+    return (await this.host.snapshot()).state
   }
 
-  private snapshot(): Promise<ViewSnapshot<FlowRunState>> {
-    return this.log.viewNames().includes(flowRunView.name) ? this.log.view<ViewSnapshot<FlowRunState>>(flowRunView.name) : this.viewHost().snapshot()
-  }
+  private batch: { type: string; body: unknown; resolve: (e: LogEvent) => void; reject: (err: unknown) => void }[] | undefined
 
-  private observeSnapshots(): AsyncIterable<ViewSnapshot<FlowRunState>> {
-    return this.log.viewNames().includes(flowRunView.name) ? (this.log.observe(flowRunView.name) as AsyncIterable<ViewSnapshot<FlowRunState>>) : this.viewHost().observe()
-  }
-
+  /**
+   * Append to the run's log. What one pass appends (a burst of claims, a result and the end
+   * record) goes out as one batch: one signature and one fold, not one per event.
+   */
   append(type: string, body: unknown): Promise<LogEvent> {
-    const next = this.appending.then(() => this.log.append(type, body))
-    this.appending = next.catch(() => undefined)
-    return next
+    return new Promise((resolve, reject) => {
+      let items = this.batch
+      if (!items) {
+        const open: NonNullable<typeof this.batch> = (items = this.batch = [])
+        this.appending = this.appending.then(async () => {
+          this.batch = undefined
+          try {
+            const events = await this.log.appendBatch(open.map((i) => ({ type: i.type, body: i.body })))
+            open.forEach((it, k) => it.resolve(events[k]))
+          } catch (err) {
+            for (const it of open) it.reject(err)
+          }
+        })
+      }
+      items.push({ type, body, resolve, reject })
+    })
   }
 
   /** Announce this node in the run (who may be elected, where placement fits), then follow it. */
   begin(): Promise<void> {
     if (!this.began) {
       this.began = (async () => {
-        const s = await this.state()
-        const mine = s.peers[this.client.did]
-        if (!mine || mine.left !== undefined || JSON.stringify(mine.spec) !== JSON.stringify(this.rt.node)) await this.append(PEER_HELLO, this.rt.node)
-        void this.follow()
+        const announced = await this.read((s) => {
+          const mine = s.peers[this.client.did]
+          return mine !== undefined && mine.left === undefined && JSON.stringify(mine.spec) === JSON.stringify(this.rt.node)
+        })
+        if (!announced) await this.append(PEER_HELLO, this.rt.node)
+        // Every event stored (appended here or ingested from a peer) may change what to do.
+        this.unsubscribe = this.log.subscribe(() => this.kick())
+        this.kick()
       })()
     }
     return this.began
   }
 
-  private async follow(): Promise<void> {
-    try {
-      for await (const snap of this.observeSnapshots()) {
-        if (this.closed) return
-        this.current = snap.state
-        for (const w of this.waiters) w()
-        // Following goes on after the end: a late event (the end record) can still matter.
-        this.tick()
-      }
-    } catch (err) {
+  /** Look at the run again once the fold has caught up: a burst of events makes one pass. */
+  private kick(): void {
+    if (this.kicked || this.closed) return
+    this.kicked = true
+    void this.read((s) => {
+      this.kicked = false
+      if (this.closed) return
+      this.pass(s)
+      for (const w of [...this.waiters]) w()
+    }).catch((err) => {
       // The client closed under us, or the fold failed: whoever waits on the run hears of it.
-      if (!this.closed) this.failure = err
-      for (const w of this.waiters) w()
-    }
+      this.kicked = false
+      if (!this.closed && !(err instanceof ClosedError)) this.failure = err
+      for (const w of [...this.waiters]) w()
+    })
   }
 
   private isOver(s: FlowRunState): boolean {
     return s.status === 'completed' || s.status === 'failed' || s.status === 'cancelled'
-  }
-
-  /** Ask the scheduler what to do with the latest state; one pass at a time. */
-  private tick(): void {
-    if (this.closed || !this.current) return
-    if (this.ticking) {
-      this.again = true
-      return
-    }
-    this.ticking = true
-    try {
-      do {
-        this.again = false
-        this.pass(this.current)
-      } while (this.again && !this.closed)
-    } finally {
-      this.ticking = false
-    }
   }
 
   private pass(s: FlowRunState): void {
@@ -382,7 +383,7 @@ class RunDriver {
       this.cancelWake = this.rt.clock.setTimer(plan.wakeAt - now, () => {
         this.wakeAt = undefined
         this.cancelWake = undefined
-        this.tick()
+        this.kick()
       })
     }
   }
@@ -482,17 +483,24 @@ class RunDriver {
         // A claim wins only tentatively until concurrent claims have had their say. One sync
         // round with every connected peer brings in any claim they made before seeing ours
         // (they pushed it before answering); if ours still wins, no connected peer can win too.
-        try {
-          await this.client.sync(this.log.id, { timeoutMs: 10_000 })
-        } catch {
-          throw new Unconfirmed()
+        if (this.client.peers().length > 0) {
+          try {
+            await this.client.sync(this.log.id, { timeoutMs: 10_000 })
+          } catch {
+            throw new Unconfirmed()
+          }
+          const still = await this.read((now) => {
+            const cur = a.compensate ? now.compensations[a.step] : now.steps[a.step]
+            return cur !== undefined && cur.attempt === a.attempt && cur.claimedBy === this.client.did && cur.claim === a.claim
+          })
+          if (!still) throw new LostClaim()
         }
-        const now = await this.state()
-        const cur = a.compensate ? now.compensations[a.step] : now.steps[a.step]
-        if (!cur || cur.attempt !== a.attempt || cur.claimedBy !== this.client.did || cur.claim !== a.claim) throw new LostClaim()
-        await this.append(STEP.started, ref)
+        // `started` marks that the effect may have happened: after a restart, such a step is
+        // not run again under the same token. A pure step may simply run again: no marker.
+        if (a.compensate || step.sideEffects.kind === 'effectful') await this.append(STEP.started, ref)
       }
-      let input = a.input
+      // A copy: the input is part of the live fold, which user code must not change.
+      let input = structuredClone(a.input)
       if (step.input && !a.compensate) {
         const r = step.input.safeParse(input)
         if (!r.success) throw new NonRetryableError(`input of step ${a.step}: ${r.error.message}`)
@@ -543,7 +551,7 @@ class RunDriver {
         if (err instanceof Unconfirmed) {
           // A peer did not answer in time: try again shortly (the claim still stands in the log).
           this.done.delete(`exec|${key}|${a.claim ?? '-'}`)
-          this.rt.clock.setTimer(1000, () => this.tick())
+          this.rt.clock.setTimer(1000, () => this.kick())
           return
         }
         if (timedOut) return void (await this.append(STEP.timedOut, ref).catch(() => undefined))
@@ -554,7 +562,7 @@ class RunDriver {
       .finally(() => {
         cancelTimer?.()
         this.running.delete(key)
-        this.tick()
+        this.kick()
       })
   }
 
@@ -573,7 +581,7 @@ class RunDriver {
   }
 
   private async *observe(): AsyncGenerator<FlowRunState> {
-    for await (const snap of this.observeSnapshots()) {
+    for await (const snap of this.host.observe()) {
       yield snap.state
       if (this.isOver(snap.state)) return
     }
@@ -581,22 +589,26 @@ class RunDriver {
 
   private async result(): Promise<unknown> {
     for (;;) {
-      const s = this.current ?? (await this.state())
-      if (s.status === 'completed') return s.output
-      if (s.status === 'failed') {
-        const e = s.error
-        throw new RunFailedError(e ? `run ${this.log.id} failed at step ${e.step}: ${e.name}: ${e.message}` : `run ${this.log.id} failed`, e?.step, e ? { name: e.name, message: e.message } : undefined)
-      }
-      if (s.status === 'cancelled') throw new CancelledError(`run ${this.log.id} was cancelled${s.cancel?.reason ? `: ${s.cancel.reason}` : ''}`)
-      if (this.closed) throw new ClosedError('runtime')
-      if (this.failure !== undefined) throw this.failure
-      await new Promise<void>((resolve) => {
-        const w = (): void => {
-          this.waiters.delete(w)
+      // Listen before looking, so a change between the look and the wait is not missed.
+      let waiter!: () => void
+      const changed = new Promise<void>((resolve) => {
+        waiter = () => {
+          this.waiters.delete(waiter)
           resolve()
         }
-        this.waiters.add(w)
+        this.waiters.add(waiter)
       })
+      const end = await this.read((s) => (this.isOver(s) ? { status: s.status, output: s.output === undefined ? null : structuredClone(s.output), error: s.error, cancel: s.cancel?.reason } : undefined))
+      if (end !== undefined || this.closed || this.failure !== undefined) this.waiters.delete(waiter)
+      if (end?.status === 'completed') return end.output
+      if (end?.status === 'failed') {
+        const e = end.error
+        throw new RunFailedError(e ? `run ${this.log.id} failed at step ${e.step}: ${e.name}: ${e.message}` : `run ${this.log.id} failed`, e?.step, e ? { name: e.name, message: e.message } : undefined)
+      }
+      if (end?.status === 'cancelled') throw new CancelledError(`run ${this.log.id} was cancelled${end.cancel ? `: ${end.cancel}` : ''}`)
+      if (this.closed) throw new ClosedError('runtime')
+      if (this.failure !== undefined) throw this.failure
+      await changed
     }
   }
 
@@ -605,7 +617,8 @@ class RunDriver {
     this.cancelWake?.()
     for (const c of this.running.values()) c.abort(new ClosedError('runtime'))
     for (const w of this.waiters) w()
+    this.unsubscribe?.()
     await this.appending
-    await this.host?.close()
+    await this.host.close()
   }
 }

@@ -8,7 +8,7 @@
 import { checkPlacement, type RuntimeNodeSpec } from '../views/placement.js'
 import { electionRank } from '../views/claims.js'
 import { CHILD, SLEEP, WAIT, type CanonicalStep, type WorkflowDefinition } from './define.js'
-import { claimRules, type FlowRunState, type StepRunState } from './run-view.js'
+import { claimRules, runViewInternals, type FlowRunState, type StepRunState } from './run-view.js'
 
 export type Action =
   | { kind: 'claim'; step: string; attempt: number; compensate: boolean; takeover?: string }
@@ -56,9 +56,10 @@ export function schedule(def: WorkflowDefinition, s: FlowRunState, self: Schedul
     return { actions }
   }
   if (s.status === 'cancelled') return { actions }
-  const canonical = new Map(s.definition.steps.map((d) => [d.id, d]))
+  const canonical = { get: (id: string) => runViewInternals.stepDef(s, id) }
   if (s.status === 'running') {
-    for (const id of def.order) {
+    // Only the steps under way: a pass costs what is happening, not the size of the run.
+    for (const id of s.active) {
       const st = s.steps[id]
       const d = canonical.get(id)
       if (!st || !d) continue
