@@ -13,7 +13,8 @@ export interface Output {
 /**
  * Exit codes, shared by every command:
  * - 0: done, nothing wrong (forks are listed but are evidence, not corruption);
- * - 1: an integrity problem was found (verify), or an event could not be decoded (export);
+ * - 1: an integrity problem was found (verify), an event could not be decoded (export), or the
+ *   demo's run did not complete or its peers disagree (demo);
  * - 2: usage: unknown command or flag, missing argument, store or log that does not exist;
  * - 3: `audit verify --strict` found forks and nothing worse.
  */

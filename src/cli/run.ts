@@ -20,17 +20,29 @@ const str = (v: string | boolean | undefined): string | undefined => (typeof v =
 
 const COMMANDS: Record<string, Command> = {
   demo: {
-    flags: { dir: 'string' },
-    usage: `Usage: stateflow demo [--dir <path>]
+    flags: { dir: 'string', keep: 'boolean' },
+    usage: `Usage: stateflow demo [--dir <path>] [--keep]
 
-Two peers, each with its own SQLite store, share one members log: alice creates it with bob as a
-writer, both write while apart, exchange what the other lacks, and derive the same heads and total
-order. Then 'audit verify' re-checks both files from their bytes.
+Runs a workflow on three peers in this process: server-1 and server-2 (kind server) and
+browser-1 (kind browser), each with its own SQLite store, connected over WebSocket on
+127.0.0.1. The workflow digests a short text: a first step (tokenize), then five branches in
+parallel under different claim modes (a lease, a deterministic election, an optimistic
+idempotent step every peer may run, a step placed on the browser-kind node only, and a durable
+1 s timer followed by a wait for the signal 'approve', which the demo sends from browser-1),
+and a fan-in step (publish) on the authority server-1. The checksum step fails on its first
+attempt on purpose and succeeds when retried 200 ms later.
 
-  --dir <path>  where alice.db and bob.db go (replaced on each run)  [default: ./stateflow-demo]
+Prints one line per step status change as server-1 sees it:
+  +<seconds>s  <step>  <status>  attempt <n>  on <node>  <detail>
+then a summary (run id, status, output, events, per step its node and attempts, elapsed time,
+where the SQLite files are) and whether all three peers hold the same heads for the run's log.
 
-Exit: 0 when both peers agree and both stores verify clean, 1 otherwise.`,
-    run: (f, io) => demo(str(f.dir) !== undefined ? { dir: str(f.dir)! } : {}, io),
+  --dir <path>  put server-1.db, server-2.db and browser-1.db here (replaced on each run, kept
+                afterwards)  [default: a fresh temp dir under the OS temp dir, removed at the end]
+  --keep        keep the temp dir (to inspect it with 'stateflow audit')
+
+Exit: 0 when the run completed and the three peers agree, 1 otherwise, 2 usage.`,
+    run: (f, io) => demo({ ...(str(f.dir) !== undefined ? { dir: str(f.dir)! } : {}), keep: f.keep === true }, io),
   },
   'audit verify': {
     flags: { store: 'string', log: 'string', json: 'boolean', strict: 'boolean' },
@@ -110,7 +122,7 @@ Run 'stateflow audit <command> --help' for its options.`
 export const USAGE = `Usage: stateflow <command> [options]
 
 Commands:
-  demo           [--dir <path>]   two peers, one log, SQLite files, then an audit
+  demo           [--dir <path>] [--keep]   a workflow on three peers over WebSocket, SQLite files
   audit verify   --store <path> [--log <id>] [--json] [--strict]
   audit inspect  --store <path> [--log <id>] [--json]
   audit export   --store <path> --log <id>
@@ -142,13 +154,15 @@ export async function run(argv: readonly string[], io: Output): Promise<number> 
       }
       throw new UsageError(`'stateflow audit' needs a command: verify, inspect or export (see 'stateflow audit --help')`)
     }
-    const name = words.slice(0, 2).join(' ')
+    // One-word commands (demo) take no further words; audit's take one.
+    const name = words[0] === 'audit' ? words.slice(0, 2).join(' ') : words[0]
     const command = COMMANDS[name]
     if (command === undefined) {
       const known = words[0] === 'audit' ? 'verify, inspect or export' : 'demo or audit'
       throw new UsageError(`unknown command '${words.join(' ')}': expected ${known} (see 'stateflow --help')`)
     }
-    if (words.length > 2) throw new UsageError(`unexpected argument '${words[2]}' for 'stateflow ${name}'`)
+    const used = name.split(' ').length
+    if (words.length > used) throw new UsageError(`unexpected argument '${words[used]}' for 'stateflow ${name}' (see 'stateflow ${name} --help')`)
     const flags = parseFlags(rest, command.flags, `stateflow ${name}`)
     if (flags.help) {
       io.out(command.usage)

@@ -21,7 +21,8 @@ import { DefinitionError } from './errors.js'
 export type SideEffects = { kind: 'pure'; idempotencyRequired?: boolean } | { kind: 'effectful'; idempotencyRequired?: boolean }
 
 export type StepClaim =
-  | { mode: 'authority'; authority: string }
+  /** `ttlMs`: how long after its last sign of progress a started attempt counts as abandoned (its holder stopped mid-step). @default 30000 */
+  | { mode: 'authority'; authority: string; ttlMs?: number }
   | { mode: 'lease'; ttlMs?: number }
   | { mode: 'deterministic-election'; timeoutMs?: number }
   | { mode: 'optimistic-idempotent'; duplicatePolicy?: 'first-valid-wins' }
@@ -190,7 +191,7 @@ export function defineStep<I = unknown, O = unknown>(init: StepInit<I, O>): Step
     throw new DefinitionError(`${at}: an effectful step may not use optimistic-idempotent claims (it could run on several peers at once)`)
   }
   if (claim.mode === 'authority' && (typeof claim.authority !== 'string' || claim.authority.length === 0)) throw new DefinitionError(`${at}: authority claims name the authority (a did or node id)`)
-  if (claim.mode === 'lease') nonNegative(claim.ttlMs, `${at}: claim.ttlMs`)
+  if (claim.mode === 'lease' || claim.mode === 'authority') nonNegative(claim.ttlMs, `${at}: claim.ttlMs`)
   if (claim.mode === 'deterministic-election') nonNegative(claim.timeoutMs, `${at}: claim.timeoutMs`)
   if (claim.mode === 'optimistic-idempotent' && claim.duplicatePolicy !== undefined && claim.duplicatePolicy !== 'first-valid-wins') {
     throw new DefinitionError(`${at}: duplicatePolicy must be 'first-valid-wins'`)

@@ -233,6 +233,9 @@ class Runtime implements StateFlowRuntime {
   }
 }
 
+/** How far a claim's confirmation reaches through peers that relay (see `sync({ relay })`). */
+const CONFIRM_RELAY_HOPS = 3
+
 /** Another claim turned out to win once concurrent claims were in. */
 class LostClaim extends Error {}
 /** The sync round that confirms a claim did not complete. */
@@ -330,6 +333,9 @@ class RunDriver {
   begin(): Promise<void> {
     if (!this.began) {
       this.began = (async () => {
+        // Catch up with connected peers before acting: a peer back from a crash or a partition
+        // would otherwise claim on stale knowledge, concurrently with what others did meanwhile.
+        if (this.client.peers().length > 0) await this.client.sync(this.log.id, { timeoutMs: 10_000, relay: CONFIRM_RELAY_HOPS }).catch(() => undefined)
         const announced = await this.read((s) => {
           const mine = s.peers[this.client.did]
           return mine !== undefined && mine.left === undefined && JSON.stringify(mine.spec) === JSON.stringify(this.rt.node)
@@ -480,12 +486,14 @@ class RunDriver {
     let cancelTimer: (() => void) | undefined
     const run = async (): Promise<void> => {
       if (a.claim) {
-        // A claim wins only tentatively until concurrent claims have had their say. One sync
-        // round with every connected peer brings in any claim they made before seeing ours
-        // (they pushed it before answering); if ours still wins, no connected peer can win too.
+        // A claim wins only tentatively until concurrent claims have had their say. A sync round
+        // with every connected peer, each of which first does the same with its other peers,
+        // brings in any claim made before ours was seen (every peer pushes its events before it
+        // answers); if ours still wins, no peer reachable within the relay hops can win too.
         if (this.client.peers().length > 0) {
           try {
-            await this.client.sync(this.log.id, { timeoutMs: 10_000 })
+            // Relayed: peers reachable only through a neighbour (a hub) are asked too.
+            await this.client.sync(this.log.id, { timeoutMs: 10_000, relay: CONFIRM_RELAY_HOPS })
           } catch {
             throw new Unconfirmed()
           }

@@ -135,7 +135,13 @@ export function schedule(def: WorkflowDefinition, s: FlowRunState, self: Schedul
         if (st.expires !== undefined && self.now > st.expires) actions.push({ kind: 'claim', step: id, attempt: st.attempt, compensate })
         else if (st.expires !== undefined) at(st.expires + 1)
       } else {
-        actions.push({ kind: 'interrupted', step: id, attempt: st.attempt, compensate, claim: st.claim! })
+        // No expiry in the claim itself: the attempt is abandoned once its holder has shown no
+        // progress for the claim's ttl (authority) or timeout (election); then it fails as
+        // interrupted and the retry claims anew, with a new token.
+        const c = d.claim as { ttlMs?: number; timeoutMs?: number }
+        const after = (st.progress ?? st.readyAt ?? 0) + (c.ttlMs ?? c.timeoutMs ?? 30_000)
+        if (self.now > after) actions.push({ kind: 'interrupted', step: id, attempt: st.attempt, compensate, claim: st.claim! })
+        else at(after + 1)
       }
       return
     }

@@ -19,6 +19,7 @@ import { isEventStore, type EventStore } from '../stores/event-store.js'
 import type { Connection, Transport } from '../transports/transport.js'
 import { Replicator, type PeerInfo, type SyncOptions } from './sync/replicator.js'
 import { Connections, type ReconnectOptions } from './sync/connections.js'
+import { MAX_RELAY } from './sync/messages.js'
 
 export interface XSyncInit {
   /** @default a fresh identity */
@@ -77,9 +78,11 @@ export interface XSyncClient {
   /**
    * Ask every connected peer for what this node lacks of `logId` (and let them ask back);
    * resolves when each has answered, so this node then holds everything they held when they
-   * answered. Rejects with `TIMEOUT` if a peer does not answer in `timeoutMs`.
+   * answered. Rejects with `TIMEOUT` if a peer does not answer in `timeoutMs`. With `relay: n`,
+   * each peer first does the same with its other peers (n - 1 hops on), so the answer also
+   * covers peers reachable only through it.
    */
-  sync(logId: string, options?: { timeoutMs?: number }): Promise<void>
+  sync(logId: string, options?: { timeoutMs?: number; relay?: number }): Promise<void>
   /** Close every connection, every log and the store. Idempotent. */
   close(): Promise<void>
 }
@@ -145,7 +148,10 @@ export async function createXSync(init: XSyncInit = {}): Promise<XSyncClient> {
     peers: () => replicator.peers(),
     sync(logId, options = {}) {
       if (closed) return Promise.reject(new ClosedError('client'))
-      return replicator.sync(logId, options.timeoutMs)
+      if (options.relay !== undefined && (!Number.isInteger(options.relay) || options.relay < 0 || options.relay > MAX_RELAY)) {
+        return Promise.reject(new InvalidArgumentError(`sync relay must be an integer from 0 to ${MAX_RELAY}`))
+      }
+      return replicator.sync(logId, options.timeoutMs, options.relay ?? 0)
     },
     async close() {
       if (closed) return

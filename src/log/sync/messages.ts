@@ -61,12 +61,20 @@ export interface Auth {
   key: Uint8Array
   sig: Uint8Array
 }
+/** The most relay hops a `have` may ask for. */
+export const MAX_RELAY = 8
+
 export interface Have {
   t: 'have'
   log: string
   id: number
   heads: Uint8Array[]
   authors: AuthorVector[]
+  /**
+   * Relay hops: before answering, the receiver syncs the log with its other peers (with one hop
+   * fewer), so the answer includes what peers reachable only through it held when asked.
+   */
+  relay?: number
 }
 export interface Events {
   t: 'events'
@@ -117,6 +125,7 @@ export function encodeMessage(m: Message): Uint8Array {
         id: m.id,
         heads: m.heads,
         authors: m.authors.map((a) => [a.key, a.seq, a.tips]),
+        ...(m.relay ? { relay: m.relay } : {}),
       })
     case 'events': {
       const out: Record<string, unknown> = {
@@ -204,7 +213,9 @@ export function decodeMessage(frame: Uint8Array): Message | undefined {
         if (tips.length === 0) fail(`have.authors[${i}] names no tip`)
         return { key: bytes(e[0], `have.authors[${i}].key`, 32), seq: uint(e[1], `have.authors[${i}].seq`), tips }
       })
-      return { t: 'have', log: logId(m.log), id: uint(m.id, 'have.id'), heads, authors }
+      const relay = m.relay === undefined ? 0 : uint(m.relay, 'have.relay')
+      if (relay > MAX_RELAY) fail(`have.relay ${relay} is more than ${MAX_RELAY}`)
+      return { t: 'have', log: logId(m.log), id: uint(m.id, 'have.id'), heads, authors, ...(relay > 0 ? { relay } : {}) }
     }
     case 'events': {
       const events = list(m.events, 'events.events', LIMITS.events).map((e, i) => {

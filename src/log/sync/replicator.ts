@@ -24,6 +24,9 @@ import { didToPublicKey } from '../identity.js'
 import { ProtocolError, type Events, type Have, type Reject, type WireEvent } from './messages.js'
 import { Session, type Direction } from './session.js'
 
+
+/** How long a relayed `have` waits on the relay's other peers. */
+const RELAY_TIMEOUT_MS = 5_000
 export interface SyncOptions {
   /** Which logs to serve and pull: only those opened here, or any a peer asks about. @default 'opened' */
   replicate?: 'opened' | 'all'
@@ -231,25 +234,26 @@ export class Replicator {
    * Resolves when every connected peer has answered a `have` for `log` sent no earlier than this
    * call (one already on its way counts: its answer is computed when it arrives).
    */
-  async sync(logId: string, timeoutMs = 30_000): Promise<void> {
+  async sync(logId: string, timeoutMs = 30_000, relay = 0, except?: Session): Promise<void> {
     if (this.closed) throw new ClosedError('client')
     const log = this.host.log(logId)
     this.track(log)
-    const peers = [...this.byDid.values()].filter((s) => s.open)
-    await Promise.all(peers.map((s) => this.ask(s, log, timeoutMs)))
+    const peers = [...this.byDid.values()].filter((s) => s.open && s !== except)
+    await Promise.all(peers.map((s) => this.ask(s, log, timeoutMs, relay)))
   }
 
-  private async ask(s: Session, log: Log, timeoutMs: number): Promise<void> {
+  private async ask(s: Session, log: Log, timeoutMs: number, relay = 0): Promise<void> {
     const deadline = Date.now() + timeoutMs
-    // First wait on a `have` already on its way; if its answer was lost, ask afresh once.
-    for (let fresh = !s.asking.has(log.id); ; fresh = true) {
+    // First wait on a `have` already on its way (unless this one must be relayed: that one was
+    // not); if its answer was lost, ask afresh once.
+    for (let fresh = relay > 0 || !s.asking.has(log.id); ; fresh = true) {
       let id = s.asking.get(log.id)
       if (fresh || id === undefined) {
         id = this.nextId++
         s.asking.set(log.id, id)
         const state = await log.syncState()
         try {
-          await s.send({ t: 'have', log: log.id, id, heads: state.heads, authors: state.authors })
+          await s.send({ t: 'have', log: log.id, id, heads: state.heads, authors: state.authors, ...(relay > 0 ? { relay } : {}) })
         } catch {
           return // closed: a peer that left is not one to wait for
         }
@@ -305,6 +309,11 @@ export class Replicator {
       return
     }
     const log = this.host.log(m.log)
+    if (m.relay) {
+      // First what our other peers hold, so the answer covers them too (best effort: a peer that
+      // does not answer in time is left out, as one that is not connected is).
+      await this.sync(m.log, RELAY_TIMEOUT_MS, m.relay - 1, s).catch(() => undefined)
+    }
     const state = await log.syncState()
     // It holds what we lack, and we are not already asking it: ask, in this same turn.
     if (lacksFrom(state, m) && !s.asking.has(m.log)) void this.sendHave(s, m.log)
