@@ -8,6 +8,7 @@ import {
   flowRunView,
   link,
   memoryNetwork,
+  runIdFor,
   type FlowRunState,
   type LogEvent,
   type StepInit,
@@ -67,6 +68,47 @@ describe('runs and definitions', () => {
     for (const id of ids) outputs.push(await (await runtimes[0].join(id, { client: a })).result())
     expect(outputs.sort()).toEqual(['hello ada', 'hello grace'])
     expect(new Set(ran)).toEqual(new Set(['ada', 'grace']))
+  })
+
+  it('one idempotency key, started on two peers apart, is one run once they meet: the first start stands', async () => {
+    const net = memoryNetwork({ seed: 11 })
+    const a = await client({ transports: [net.transport('a')] })
+    const b = await client({ transports: [net.transport('b')] })
+    await a.listen()
+    const w = defineWorkflow({ id: 'once', version: '1', steps: { only: step('only', { sideEffects: { kind: 'effectful' } }) }, links: [] })
+    const ran: string[] = []
+    const [ra, rb] = ['a', 'b'].map((n) => {
+      const rt = createStateFlowRuntime({ node: node(n), workflows: [w] })
+      rt.register('t.only', (_ctx, input: string) => {
+        ran.push(n)
+        return `${input} by ${n}`
+      })
+      closers.push(() => rt.close())
+      return rt
+    })
+    // Both write a start event for the same key before they hear of each other...
+    const runA = ra.start({ client: a, workflow: w, input: 'from a', idempotencyKey: 'k-1' })
+    const runB = rb.start({ client: b, workflow: w, input: 'from b', idempotencyKey: 'k-1' })
+    const [ha, hb] = await Promise.all([runA, runB])
+    expect(ha.id).toBe(hb.id)
+    expect(ha.id).toBe(runIdFor(w.hash, 'k-1'))
+    await b.connect('memory:a')
+    const [oa, ob] = await Promise.all([ha.result(), hb.result()])
+    await net.idle()
+    await b.sync(ha.id)
+    // ...and once they meet, both fold one run: the start that sorts first, its input, its output.
+    const [sa, sb] = await Promise.all([ha.snapshot(), hb.snapshot()])
+    expect(encodeState(flowRunView, sa)).toEqual(encodeState(flowRunView, sb))
+    const starts: string[] = []
+    for await (const e of a.log(ha.id).events()) if (e.type === 'stateflow.workflow.started') starts.push((e.body as { input: string }).input)
+    expect(starts).toHaveLength(2)
+    expect(sa.input).toBe(starts[0])
+    expect(sa.warnings.some((x) => x.message.includes('second start'))).toBe(true)
+    // Each ran the step while apart (a partition: one holder per component), and once they meet
+    // one result stands for both.
+    expect(ran.sort()).toEqual(['a', 'b'])
+    expect([oa, ob]).toContain(sa.output)
+    expect(sb.output).toEqual(sa.output)
   })
 
   it('a run keeps the definition it started with when a new version is defined', async () => {
