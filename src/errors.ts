@@ -27,6 +27,10 @@ export type ErrorCode =
   | 'NON_RETRYABLE'
   | 'CANCELLED'
   | 'RUN_FAILED'
+  | 'UNTRUSTED_SIGNER'
+  | 'HASH_MISMATCH'
+  | 'DISALLOWED_EXTENSION'
+  | 'CONFLICT'
 
 export class StateFlowError extends Error {
   readonly code: ErrorCode

@@ -215,3 +215,28 @@ export { flowRunView, claimRules, retryDelay, type FlowRunState, type StepRunSta
 export { schedule, taskKey, type Action, type Schedule, type SchedulerSelf } from './flow/scheduler.js'
 export { systemClock, virtualClock, type Clock, type VirtualClock } from './flow/clock.js'
 export { createStateFlowRuntime, runIdFor, type StateFlowRuntime, type RuntimeInit, type RunHandle, type StartOptions, type StepContext, type Executor } from './flow/runtime.js'
+
+// ---------------------------------------------------------------------------------------------
+// The signed definition registry (DESIGN §10): RFC 8785 canonical JSON, semver ranges, signed
+// manifests in a replicated registry log. The bucket export/import (node:fs) is the Node-only
+// `stateflow/registry-fs` subpath (src/flow/registry-fs.ts), not this entry.
+export { canonicalJson, canonicalJsonBytes } from './flow/canonical-json.js'
+export { parseVersion, parseRange, compareVersions, satisfies, type SemVer, type SemverRange } from './flow/semver.js'
+export {
+  createRegistry,
+  manifestSigningBytes,
+  manifestProblem,
+  REGISTRY_LOG,
+  MANIFEST_DOMAIN,
+  WORKFLOW_FORMAT,
+  type Registry,
+  type RegistryInit,
+  type RegistryEntry,
+  type DefinitionDocument,
+  type ResolvedDefinition,
+  type ResolveOptions,
+  type PublishOptions,
+  type TrustOptions,
+} from './flow/registry.js'
+export { REGISTRY, registryPublished, type RegistryManifest, type RegistryPublishedBody } from './flow/events.js'
+export { UntrustedSignerError, HashMismatchError, DisallowedExtensionError, ConflictError } from './flow/errors.js'

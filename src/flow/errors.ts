@@ -39,3 +39,38 @@ export class RunFailedError extends StateFlowError {
     this.name = 'RunFailedError'
   }
 }
+
+// The signed definition registry (DESIGN §10). A forged manifest signature is `SIGNATURE`
+// (`SignatureError` of the log layer: same meaning, one code); no match is `NOT_FOUND`.
+
+/** A definition's manifest is signed, but by no signer the caller trusts. */
+export class UntrustedSignerError extends StateFlowError {
+  constructor(message: string) {
+    super('UNTRUSTED_SIGNER', message)
+    this.name = 'UntrustedSignerError'
+  }
+}
+
+/** A definition's bytes do not hash to its manifest's `contentHash` (or `scxmlHash`): tampered. */
+export class HashMismatchError extends StateFlowError {
+  constructor(message: string) {
+    super('HASH_MISMATCH', message)
+    this.name = 'HashMismatchError'
+  }
+}
+
+/** A definition uses an extension the caller did not allow. */
+export class DisallowedExtensionError extends StateFlowError {
+  constructor(message: string) {
+    super('DISALLOWED_EXTENSION', message)
+    this.name = 'DisallowedExtensionError'
+  }
+}
+
+/** `id@version` is already published with different content; versions are immutable. */
+export class ConflictError extends StateFlowError {
+  constructor(message: string) {
+    super('CONFLICT', message)
+    this.name = 'ConflictError'
+  }
+}

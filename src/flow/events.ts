@@ -84,3 +84,37 @@ export interface TimerFiredBody {
   step: string
   next?: NextInputs
 }
+
+/** The registry log (DESIGN §10): one event per publication of a definition. */
+export const REGISTRY = { published: 'stateflow.registry.published' } as const
+
+/** A definition's manifest: what is signed about it. */
+export interface RegistryManifest {
+  /** The definition's id (1-128 of `A-Z a-z 0-9 _ . : -`). */
+  id: string
+  /** Semver `x.y.z[-prerelease]`. */
+  version: string
+  /** `sha256:<hex>` of the definition's RFC 8785 canonical JSON bytes. */
+  contentHash: string
+  /** What the definition is: `stateflow.workflow`, `flowstate`, … */
+  format: string
+  /** The did:key that signed, exactly one in this version of the manifest. */
+  signers: string[]
+  /** `ed25519:<hex>` over `stateflow/registry/manifest/v1\n` + the canonical JSON of the manifest without `signature`. */
+  signature: string
+  /** Extensions the definition needs; a resolver must allow each. Sorted, unique. */
+  extensions: string[]
+  /** `sha256:<hex>` of the UTF-8 SCXML rendering, when the publication carries one. */
+  scxmlHash?: string
+}
+
+export interface RegistryPublishedBody {
+  manifest: RegistryManifest
+  /** The definition's canonical JSON text: exactly the bytes `contentHash` covers. */
+  definition: string
+  scxml?: string
+}
+
+export function registryPublished(body: RegistryPublishedBody): { type: typeof REGISTRY.published; body: RegistryPublishedBody } {
+  return { type: REGISTRY.published, body }
+}

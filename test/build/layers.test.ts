@@ -111,11 +111,13 @@ describe('build - browser bundle', () => {
     // (memory, WebSocket client, BroadcastChannel, HTTP + SSE), ~57 KB with the view host, the
     // work queue, claims, placement and presence (Automerge stays out: it is `stateflow/docs`),
     // ~71 KB with the workflow engine (definitions, run view, scheduler, runtime; zod stays out:
-    // schemas are the user's, used through their own methods).
+    // schemas are the user's, used through their own methods), ~77 KB with the definition registry
+    // (RFC 8785 canonical JSON, a semver range matcher, signed manifests: ~4.4 KB gzip; its bucket
+    // files are the Node-only `registry-fs`).
     // Re-measure: run this test and read the size it prints; raise the ceiling only for code
     // that earns it.
     const gz = gzipSync(code).length
     console.log(`browser bundle: ${code.length} bytes minified, ${gz} bytes gzip`)
-    expect(gz).toBeLessThan(76_000)
+    expect(gz).toBeLessThan(80_000)
   })
 })
