@@ -6,6 +6,8 @@
  * - `toXStateConfig` / `fromXState`: the xState v5 machine config codec (fromXState warns per
  *   dropped feature); `flowStateMachine` gives a runnable machine (imports xstate).
  * - `toMermaid`: a `stateDiagram-v2` rendering.
+ * - `toScxml` / `fromScxml`: the W3C SCXML 1.0 codec (fromScxml warns, at an XML path, per
+ *   dropped feature); guards travel as `cond` expressions (`guardToCond` / `condToGuard`).
  * - `evaluateGuard` / `evaluateBindings`: the pure guard library and bindings over run state.
  *
  * @example
@@ -38,6 +40,18 @@ export { toXStateConfig, INVOKE_META, FLOWSTATE_META, type XStateConfig } from '
 export { fromXState, type FromXStateOptions, type FromXStateResult } from './from-xstate.js'
 export { flowStateMachine, RECORD_OUTPUT, type FlowStateMachineOptions, type FlowStateContext } from './machine.js'
 export { toMermaid } from './mermaid.js'
+export {
+  toScxml,
+  fromScxml,
+  guardToCond,
+  condToGuard,
+  SCXML_NS,
+  FLOWSTATE_NS,
+  FLOWSTATE_INVOKE_TYPE,
+  type FromScxmlOptions,
+  type FromScxmlResult,
+} from './scxml.js'
+export { MAX_XML_LENGTH, MAX_XML_DEPTH } from './xml.js'
 export {
   FLOWSTATE_FORMAT,
   FLOWSTATE_VERSION,
