@@ -4,7 +4,6 @@
  */
 import type { StateInit } from './define.js'
 import { IssueList } from './issues.js'
-import type { FromScxmlOptions } from './scxml-read.js'
 import { FLOWSTATE_NS } from './scxml-ns.js'
 import { isAncestor, resolveTarget, type StateTree, type TreeNode } from './tree.js'
 import { FLOWSTATE_VERSION, type StateType } from './types.js'
@@ -28,6 +27,15 @@ export interface Info {
 }
 
 /** Pass 1 in the constructor; `Reader` (`scxml-read.ts`) adds pass 2. */
+export interface FromScxmlOptions {
+  /** @default the `<scxml name>`, else 'scxml' (with a warning) */
+  id?: string
+  /** @default `fs:version`, else '0.0.0' (with a warning) */
+  version?: string
+  /** How a descriptor without a wildcard matches. @default 'exact' for documents `toScxml` wrote, else 'prefix' (SCXML's) */
+  events?: 'exact' | 'prefix'
+}
+
 export class ScxmlTree {
   readonly issues = new IssueList()
   readonly infos: Info[] = []

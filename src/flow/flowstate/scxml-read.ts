@@ -21,19 +21,12 @@ import { condToGuard } from './scxml-cond.js'
 import { isWildcard } from './scxml-events.js'
 import { FLOWSTATE_INVOKE_TYPE, FLOWSTATE_NS, SCXML_NS } from './scxml-ns.js'
 import { groupTransitions, type Pending } from './scxml-read-group.js'
-import { ScxmlTree, STATE_TAGS, type Info } from './scxml-read-tree.js'
+import { ScxmlTree, STATE_TAGS, type FromScxmlOptions, type Info } from './scxml-read-tree.js'
 import { isAncestor, type TreeNode } from './tree.js'
 import type { ActionRef, Bindings, FlowStateIssue, Json } from './types.js'
 import { attr, elements, parseXml, textOf, XmlParseError, type XmlElement } from './xml.js'
 
-export interface FromScxmlOptions {
-  /** @default the `<scxml name>`, else 'scxml' (with a warning) */
-  id?: string
-  /** @default `fs:version`, else '0.0.0' (with a warning) */
-  version?: string
-  /** How a descriptor without a wildcard matches. @default 'exact' for documents `toScxml` wrote, else 'prefix' (SCXML's) */
-  events?: 'exact' | 'prefix'
-}
+export type { FromScxmlOptions } from './scxml-read-tree.js'
 
 export interface FromScxmlResult {
   definition: FlowStateDefinition
