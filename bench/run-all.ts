@@ -13,6 +13,7 @@
 import { appendBench } from './append.js'
 import { codecBench } from './codec.js'
 import { cryptoBench } from './crypto.js'
+import { flowBench } from './flow.js'
 import { ingestBench } from './ingest.js'
 import { scanBench } from './scan.js'
 import { syncBench } from './sync.js'
@@ -27,6 +28,7 @@ export const modules: Record<string, BenchModule> = {
   codec: codecBench,
   sync: syncBench,
   views: viewsBench,
+  flow: flowBench,
 }
 
 if (isMain(import.meta.url)) {

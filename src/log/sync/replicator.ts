@@ -239,14 +239,16 @@ export class Replicator {
     const log = this.host.log(logId)
     this.track(log)
     const peers = [...this.byDid.values()].filter((s) => s.open && s !== except)
-    await Promise.all(peers.map((s) => this.ask(s, log, timeoutMs, relay)))
+    // A relay (except set) always asks afresh: the `have` already on its way to a peer may be our
+    // own relayed one, whose answer waits on this very request (a cycle of peers).
+    await Promise.all(peers.map((s) => this.ask(s, log, timeoutMs, relay, except !== undefined)))
   }
 
-  private async ask(s: Session, log: Log, timeoutMs: number, relay = 0): Promise<void> {
+  private async ask(s: Session, log: Log, timeoutMs: number, relay = 0, forceFresh = false): Promise<void> {
     const deadline = Date.now() + timeoutMs
-    // First wait on a `have` already on its way (unless this one must be relayed: that one was
-    // not); if its answer was lost, ask afresh once.
-    for (let fresh = relay > 0 || !s.asking.has(log.id); ; fresh = true) {
+    // First wait on a `have` already on its way (unless this one must be relayed, or is itself
+    // part of a relay); if its answer was lost, ask afresh once.
+    for (let fresh = forceFresh || relay > 0 || !s.asking.has(log.id); ; fresh = true) {
       let id = s.asking.get(log.id)
       if (fresh || id === undefined) {
         id = this.nextId++

@@ -49,6 +49,27 @@ describe('relayed sync (have.relay)', () => {
     expect(net.trace().filter((f) => f.to.startsWith('c'))).toEqual([])
   })
 
+  it('a cycle of peers (a triangle) relays without waiting on itself', async () => {
+    const net = memoryNetwork({ seed: 22 })
+    const peers: XSyncClient[] = []
+    for (const n of ['a', 'b', 'c']) {
+      const c = await createXSync({ transports: [net.transport(n)], reconnect: false })
+      clients.push(c)
+      await c.listen()
+      c.log('l')
+      peers.push(c)
+    }
+    await peers[0].connect('memory:b')
+    await peers[1].connect('memory:c')
+    await peers[2].connect('memory:a')
+    await peers[2].log('l').append('app.x', { n: 1 })
+    await net.idle()
+    // The relayed requests come round to the asker; were it to wait on its own outstanding
+    // request, this would only end by a relay's 5 s fallback, past this timeout.
+    for (const relay of [1, 2, 3]) await peers[0].sync('l', { relay, timeoutMs: 2000 })
+    expect(await peers[0].log('l').count()).toBe(1)
+  })
+
   it('refuses a relay out of range, from callers and on the wire', async () => {
     const c = await createXSync()
     clients.push(c)
