@@ -15,19 +15,15 @@ import { asciiString } from './short-strings.js'
 
 const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 const MAX_DEPTH = 64
+const EMPTY = new Uint8Array(0)
 
 /** A sentinel: "not in the fast subset, use the generic path". */
 const DEFER = Symbol('defer')
 type Out = unknown | typeof DEFER
 
 class FastReader {
-  pos: number
-  constructor(
-    readonly b: Uint8Array,
-    start: number,
-  ) {
-    this.pos = start
-  }
+  pos = 0
+  b: Uint8Array = EMPTY
 
   /** The argument of a head whose major type was read; DEFER unless minimal and ≤ 2^53 - 1. */
   arg(info: number): number {
@@ -183,12 +179,35 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
   return true
 }
 
+// One reader for every call: decoding is synchronous and never re-entrant, and a reader per body
+// was an allocation per event on the fold path.
+const reader = new FastReader()
+
+/** What `decodeBodyFast` returns when the generic decoder must decide. */
+export const NOT_FAST: unknown = DEFER
+
+/**
+ * Decode one canonical DAG-CBOR value starting at `start`: the value, or `NOT_FAST` when the
+ * generic decoder must decide. `fastEnd()` then gives the offset just past the value.
+ */
+export function decodeBodyFast(bytes: Uint8Array, start: number): unknown {
+  reader.b = bytes
+  reader.pos = start
+  const value = reader.value(0)
+  reader.b = EMPTY // keep no event's bytes alive
+  return value
+}
+
+/** The offset just past the value the last `decodeBodyFast` returned. */
+export function fastEnd(): number {
+  return reader.pos
+}
+
 /**
  * Decode one canonical DAG-CBOR value starting at `start`. Returns the value and the offset just
  * past it, or undefined when the generic decoder must decide.
  */
 export function decodeCanonicalFast(bytes: Uint8Array, start: number): { value: unknown; end: number } | undefined {
-  const r = new FastReader(bytes, start)
-  const value = r.value(0)
-  return value === DEFER ? undefined : { value, end: r.pos }
+  const value = decodeBodyFast(bytes, start)
+  return value === DEFER ? undefined : { value, end: reader.pos }
 }

@@ -14,11 +14,11 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { decodeFirst } from 'cborg'
 import { CID } from 'multiformats/cid'
 import type { MultihashDigest } from 'multiformats/hashes/interface'
-import { equalBytes, compareBytes, utf8 } from '../dag/bytes.js'
+import { equalBytes, compareBytes, toBase32, utf8 } from '../dag/bytes.js'
 import { sha256Into } from './crypto-backend.js'
 import { DecodeError, TooLargeError } from './errors.js'
 import { allocBytes } from './slab.js'
-import { decodeCanonicalFast } from './body-decoder.js'
+import { decodeBodyFast, fastEnd, NOT_FAST } from './body-decoder.js'
 import { asciiString } from './short-strings.js'
 
 export const EVENT_VERSION = 1
@@ -32,6 +32,7 @@ export const MAX_PARENTS = 1024
 /** The type of the event that creates a log with a policy; its own `log` field is '' (see log.ts). */
 export const GENESIS_TYPE = 'xsync.log.genesis'
 
+const EMPTY = new Uint8Array(0)
 const DAG_CBOR = 0x71
 const SHA2_256 = 0x12
 const SIGNING_PREFIX = utf8('stateflow/event/v1\n')
@@ -238,13 +239,18 @@ export function eventCidFromBytes(cidBytes: Uint8Array): CID {
  * an event allocated.
  */
 class EventDigest implements MultihashDigest<typeof SHA2_256> {
-  readonly code = SHA2_256
-  readonly size = 32
   #cid: Uint8Array<ArrayBuffer>
   #bytes: Uint8Array<ArrayBuffer> | undefined
   #digest: Uint8Array<ArrayBuffer> | undefined
   constructor(cidBytes: Uint8Array) {
     this.#cid = cidBytes as Uint8Array<ArrayBuffer>
+  }
+  // Constants on the prototype rather than two fields in every digest.
+  get code(): typeof SHA2_256 {
+    return SHA2_256
+  }
+  get size(): number {
+    return 32
   }
   get bytes(): Uint8Array<ArrayBuffer> {
     return (this.#bytes ??= this.#cid.subarray(2))
@@ -255,6 +261,43 @@ class EventDigest implements MultihashDigest<typeof SHA2_256> {
 }
 
 const CID_PREFIX = Uint8Array.from([0x01, DAG_CBOR, SHA2_256, 32])
+
+const B32 = 'abcdefghijklmnopqrstuvwxyz234567'
+const B32_CODES = Array.from(B32, (c) => c.charCodeAt(0))
+/** Reused character codes of a CID string: 'b' and 58 base32 digits. */
+const cidCodes: number[] = new Array<number>(59).fill(0x62)
+
+/**
+ * The string form of an event CID's bytes (multibase 'b', base32 lower case, no padding), the
+ * same as `cid.toString()`. Five bytes make eight digits, so the loop has no bit buffer; folds
+ * build one per event, and this is several times faster than the generic encoder.
+ */
+export function eventCidString(bytes: Uint8Array): string {
+  if (bytes.length !== 36) return toBase32(bytes, 'b')
+  const out = cidCodes
+  const T = B32_CODES
+  let k = 1
+  for (let i = 0; i < 35; i += 5) {
+    const b0 = bytes[i]
+    const b1 = bytes[i + 1]
+    const b2 = bytes[i + 2]
+    const b3 = bytes[i + 3]
+    const b4 = bytes[i + 4]
+    out[k] = T[b0 >> 3]
+    out[k + 1] = T[((b0 & 7) << 2) | (b1 >> 6)]
+    out[k + 2] = T[(b1 >> 1) & 31]
+    out[k + 3] = T[((b1 & 1) << 4) | (b2 >> 4)]
+    out[k + 4] = T[((b2 & 15) << 1) | (b3 >> 7)]
+    out[k + 5] = T[(b3 >> 2) & 31]
+    out[k + 6] = T[((b3 & 3) << 3) | (b4 >> 5)]
+    out[k + 7] = T[b4 & 31]
+    k += 8
+  }
+  const last = bytes[35]
+  out[57] = T[last >> 3]
+  out[58] = T[(last & 7) << 2]
+  return String.fromCharCode.apply(null, out)
+}
 
 /** The CID of an event's bytes. */
 export function cidOf(bytes: Uint8Array): CID {
@@ -276,7 +319,7 @@ export function signingMessage(cid: CID): Uint8Array {
 
 class Reader {
   pos = 0
-  constructor(readonly bytes: Uint8Array) {}
+  bytes: Uint8Array = EMPTY
 
   fail(what: string): never {
     throw new DecodeError(`${what} at byte ${this.pos}`)
@@ -363,18 +406,19 @@ class Reader {
   }
 }
 
-function equalAt(a: Uint8Array, b: Uint8Array, at: number): boolean {
-  for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[at + i]) return false
-  return true
+function copyAuthor(b: Uint8Array, at: number): Uint8Array {
+  const author = allocBytes(32)
+  author.set(b.subarray(at, at + 32))
+  return author
 }
 
-// ignoreBOM: a leading U+FEFF is part of the string, as the encoder wrote it.
 function copyCid(bytes: Uint8Array): Uint8Array {
   const out = allocBytes(36)
   out.set(bytes)
   return out
 }
 
+// ignoreBOM: a leading U+FEFF is part of the string, as the encoder wrote it.
 const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 export interface DecodeOptions {
@@ -383,7 +427,9 @@ export interface DecodeOptions {
   /**
    * The CID these bytes are already known by (a store's own record of an event it validated on
    * the way in): skips re-hashing, a quarter of the decode. Never pass a CID that came from a
-   * peer; the audit re-hashes everything.
+   * peer; the audit re-hashes everything. A plain Uint8Array becomes the CID's own bytes (not a
+   * copy: events share them with the store, like a store's arrays nobody may change); a Buffer is
+   * copied, so `cid.bytes` is always a plain Uint8Array.
    * @internal
    */
   knownCid?: Uint8Array
@@ -396,32 +442,243 @@ export interface DecodeOptions {
   reuse?: DecodeReuse
 }
 
+/** Bytes `b[p, p + 4)` as one big-endian int32: comparing four bytes at a time halves the work. */
+function wordAt(b: Uint8Array, p: number): number {
+  return (b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]
+}
+
 /** Recently decoded CIDs and the last author, for `DecodeOptions.reuse`. */
 export class DecodeReuse {
-  readonly cids: CID[] = []
-  author: Uint8Array | undefined
+  /** A ring of the last 8 CIDs; `next` is where the next one goes. */
+  private readonly cids: CID[] = []
+  private author: Uint8Array | undefined
   private next = 0
+  /** The 32 digest bytes of each CID in the ring as 8 words (every event CID has the same 4-byte prefix). */
+  private readonly digests = new Int32Array(8 * 8)
+  private readonly authorWords = new Int32Array(8)
 
   remember(cid: CID): void {
+    const c = cid.bytes
+    // Only CIDs with the prefix `find`'s callers check (a store's knownCid always has it).
+    if (c.length !== 36 || c[0] !== 0x01 || c[1] !== DAG_CBOR || c[2] !== SHA2_256 || c[3] !== 32) return
+    const slot = this.next
     if (this.cids.length < 8) this.cids.push(cid)
-    else {
-      this.cids[this.next] = cid
-      this.next = (this.next + 1) & 7
-    }
+    else this.cids[slot] = cid
+    const w = this.digests
+    for (let k = 0, q = slot * 8; k < 8; k++) w[q + k] = wordAt(c, 4 + 4 * k)
+    this.next = (slot + 1) & 7
   }
 
-  /** A CID already made whose bytes are `b[at, at + 36)`, or undefined. */
+  /**
+   * A CID already made whose bytes are `b[at, at + 36)`, or undefined. The caller has checked
+   * the 4-byte prefix (CIDv1, dag-cbor, sha2-256, 32 bytes), which every CID here shares.
+   */
   find(b: Uint8Array, at: number): CID | undefined {
-    const cids = this.cids
-    for (let k = cids.length - 1; k >= 0; k--) {
-      const c = cids[k].bytes
-      // The last bytes are the digest's: a mismatch shows there first.
-      let i = 35
-      while (i >= 0 && c[i] === b[at + i]) i--
-      if (i < 0) return cids[k]
+    const n = this.cids.length
+    const w = this.digests
+    const d = at + 4
+    // Newest first: a prev, and most parents, are the event just before.
+    for (let j = 1; j <= n; j++) {
+      const slot = (this.next - j) & 7
+      const q = slot * 8
+      let k = 0
+      while (k < 8 && w[q + k] === wordAt(b, d + 4 * k)) k++
+      if (k === 8) return this.cids[slot]
     }
     return undefined
   }
+
+  /** The author bytes `b[at, at + 32)`: the array of the last author when they are the same. */
+  authorAt(b: Uint8Array, at: number): Uint8Array {
+    const w = this.authorWords
+    if (this.author !== undefined) {
+      let k = 0
+      while (k < 8 && w[k] === wordAt(b, at + 4 * k)) k++
+      if (k === 8) return this.author
+    }
+    const author = allocBytes(32)
+    author.set(b.subarray(at, at + 32))
+    for (let k = 0; k < 8; k++) w[k] = wordAt(b, at + 4 * k)
+    this.author = author
+    return author
+  }
+}
+
+// One reader for every call: decoding is synchronous and never re-entrant, and a reader per event
+// was an allocation on the fold path.
+const reader = new Reader()
+
+// --- the fast path ---------------------------------------------------------------------------
+// Well-formed events take a straight-line parse over local offsets; at the first byte it does
+// not expect it answers undefined and the checked `Reader` parse runs from the start, so errors
+// (and their messages) come from one place. It accepts exactly what that parse accepts.
+
+const KEY_V = keyWords(KEY.v)
+const KEY_LOG = keyWords(KEY.log)
+const KEY_SEQ = keyWords(KEY.seq)
+const KEY_BODY = keyWords(KEY.body)
+const KEY_PREV = keyWords(KEY.prev)
+const KEY_TIME = keyWords(KEY.time)
+const KEY_TYPE = keyWords(KEY.type)
+const KEY_CLOCK = keyWords(KEY.clock)
+const KEY_AUTHOR = keyWords(KEY.author)
+const KEY_PARENTS = keyWords(KEY.parents)
+
+/** Where the last `uintAt`/`textAt`/`linkAt` stopped. */
+let parsedTo = 0
+
+/** An envelope key's bytes as whole big-endian words and the bytes left over. */
+interface KeyWords {
+  length: number
+  words: Int32Array
+  tail: Uint8Array
+}
+
+function keyWords(key: Uint8Array): KeyWords {
+  const nw = key.length >> 2
+  const words = new Int32Array(nw)
+  for (let k = 0; k < nw; k++) words[k] = wordAt(key, 4 * k)
+  return { length: key.length, words, tail: key.subarray(nw * 4) }
+}
+
+/** Whether `b` holds `key` at `p`. */
+function keyAt(b: Uint8Array, p: number, key: KeyWords): boolean {
+  if (p + key.length > b.length) return false
+  const w = key.words
+  const nw = w.length
+  for (let k = 0; k < nw; k++) if (wordAt(b, p + 4 * k) !== w[k]) return false
+  const t = key.tail
+  const q = p + 4 * nw
+  for (let i = 0; i < t.length; i++) if (b[q + i] !== t[i]) return false
+  return true
+}
+
+/** The argument of a head of major type `major` at `p`, in shortest form and ≤ 2^53 - 1; else -1. */
+function uintAt(b: Uint8Array, p: number, major: number): number {
+  if (p >= b.length) return -1
+  const first = b[p]
+  if (first >> 5 !== major) return -1
+  const info = first & 0x1f
+  if (info < 24) {
+    parsedTo = p + 1
+    return info
+  }
+  if (info === 24) {
+    if (p + 2 > b.length || b[p + 1] < 24) return -1
+    parsedTo = p + 2
+    return b[p + 1]
+  }
+  if (info === 25) {
+    if (p + 3 > b.length) return -1
+    const n = (b[p + 1] << 8) | b[p + 2]
+    parsedTo = p + 3
+    return n < 0x100 ? -1 : n
+  }
+  if (info === 26) {
+    if (p + 5 > b.length) return -1
+    const n = ((b[p + 1] << 24) | (b[p + 2] << 16) | (b[p + 3] << 8) | b[p + 4]) >>> 0
+    parsedTo = p + 5
+    return n < 0x10000 ? -1 : n
+  }
+  if (info === 27) {
+    if (p + 9 > b.length) return -1
+    const hi = ((b[p + 1] << 24) | (b[p + 2] << 16) | (b[p + 3] << 8) | b[p + 4]) >>> 0
+    const lo = ((b[p + 5] << 24) | (b[p + 6] << 16) | (b[p + 7] << 8) | b[p + 8]) >>> 0
+    parsedTo = p + 9
+    return hi === 0 || hi >= 0x200000 ? -1 : hi * 0x100000000 + lo
+  }
+  return -1
+}
+
+/** A short ASCII text string at `p` (interned), or undefined. */
+function textAt(b: Uint8Array, p: number): string | undefined {
+  const n = uintAt(b, p, 3)
+  if (n < 0 || n > 64) return undefined
+  const at = parsedTo
+  if (at + n > b.length) return undefined
+  parsedTo = at + n
+  return asciiString(b, at, n)
+}
+
+/** The CID of an event link at `p`: one `reuse` already made, or a new one; undefined if not a link. */
+function linkAt(b: Uint8Array, p: number, reuse: DecodeReuse | undefined): CID | undefined {
+  if (p + CID_LINK_LENGTH > b.length) return undefined
+  if (b[p] !== 0xd8 || b[p + 1] !== 42 || b[p + 2] !== 0x58 || b[p + 3] !== 37 || b[p + 4] !== 0) return undefined
+  if (b[p + 5] !== 0x01 || b[p + 6] !== DAG_CBOR || b[p + 7] !== SHA2_256 || b[p + 8] !== 32) return undefined
+  parsedTo = p + CID_LINK_LENGTH
+  const known = reuse?.find(b, p + 5)
+  if (known !== undefined) return known
+  const cidBytes = allocBytes(36)
+  cidBytes.set(b.subarray(p + 5, p + CID_LINK_LENGTH))
+  return eventCidFromBytes(cidBytes)
+}
+
+function decodeEventFast(b: Uint8Array, options: DecodeOptions): DecodedEvent | undefined {
+  if (b.length < 1 || b[0] !== 0xaa) return undefined
+  let p = 1
+  if (!keyAt(b, p, KEY_V)) return undefined
+  p += KEY_V.length
+  if (b[p] !== EVENT_VERSION) return undefined
+  p += 1
+  if (!keyAt(b, p, KEY_LOG)) return undefined
+  const log = textAt(b, p + KEY_LOG.length)
+  if (log === undefined) return undefined
+  p = parsedTo
+  if (!keyAt(b, p, KEY_SEQ)) return undefined
+  const seq = uintAt(b, p + KEY_SEQ.length, 0)
+  if (seq < 1) return undefined
+  p = parsedTo
+  if (!keyAt(b, p, KEY_BODY)) return undefined
+  const body = decodeBodyFast(b, p + KEY_BODY.length)
+  if (body === NOT_FAST) return undefined
+  p = fastEnd()
+  if (!keyAt(b, p, KEY_PREV)) return undefined
+  p += KEY_PREV.length
+  const reuse = options.reuse
+  let prev: CID | null = null
+  if (b[p] === 0xf6) p += 1
+  else {
+    const c = linkAt(b, p, reuse)
+    if (c === undefined) return undefined
+    prev = c
+    p = parsedTo
+  }
+  if (!keyAt(b, p, KEY_TIME)) return undefined
+  const time = uintAt(b, p + KEY_TIME.length, 0)
+  if (time < 0) return undefined
+  p = parsedTo
+  if (!keyAt(b, p, KEY_TYPE)) return undefined
+  const type = textAt(b, p + KEY_TYPE.length)
+  if (type === undefined || type.length === 0) return undefined
+  p = parsedTo
+  if (!keyAt(b, p, KEY_CLOCK)) return undefined
+  const clock = uintAt(b, p + KEY_CLOCK.length, 0)
+  if (clock < 1) return undefined
+  p = parsedTo
+  if (!keyAt(b, p, KEY_AUTHOR)) return undefined
+  p += KEY_AUTHOR.length
+  if (p + 34 > b.length || b[p] !== 0x58 || b[p + 1] !== 32) return undefined
+  p += 2
+  const author = reuse !== undefined ? reuse.authorAt(b, p) : copyAuthor(b, p)
+  p += 32
+  if (!keyAt(b, p, KEY_PARENTS)) return undefined
+  const count = uintAt(b, p + KEY_PARENTS.length, 4)
+  if (count < 0 || count > MAX_PARENTS) return undefined
+  p = parsedTo
+  // Sized up front: a pushed-to array reserves room for 17.
+  const parents: CID[] = new Array(count)
+  for (let i = 0; i < count; i++) {
+    const c = linkAt(b, p, reuse)
+    if (c === undefined || (i > 0 && compareBytes(parents[i - 1].bytes, c.bytes) >= 0)) return undefined
+    parents[i] = c
+    p = parsedTo
+  }
+  if (p !== b.length) return undefined
+  if (log.length === 0 && type !== GENESIS_TYPE) return undefined
+  const known = options.knownCid
+  const cid = known !== undefined && known.length === 36 ? eventCidFromBytes(Object.getPrototypeOf(known) === Uint8Array.prototype ? known : copyCid(known)) : cidOf(b)
+  reuse?.remember(cid)
+  return { v: 1, log, author, seq, prev, parents, clock, time, type, body, cid, bytes: b }
 }
 
 /**
@@ -432,7 +689,11 @@ export function decodeEvent<B = unknown>(bytes: Uint8Array, options: DecodeOptio
   if (!(bytes instanceof Uint8Array)) throw new DecodeError('event bytes must be a Uint8Array')
   const max = options.maxBytes ?? DEFAULT_MAX_EVENT_BYTES
   if (bytes.length > max) throw new TooLargeError(`event is ${bytes.length} bytes, more than ${max}`)
-  const r = new Reader(bytes)
+  const fast = decodeEventFast(bytes, options)
+  if (fast !== undefined) return fast as DecodedEvent<B>
+  const r = reader
+  r.bytes = bytes
+  r.pos = 0
   try {
     if (r.head(5) !== 10) r.fail('event must be a map of exactly 10 fields')
     r.key(KEY.v)
@@ -444,11 +705,11 @@ export function decodeEvent<B = unknown>(bytes: Uint8Array, options: DecodeOptio
     r.key(KEY.body)
     const bodyStart = r.pos
     let body: B
-    const fast = decodeCanonicalFast(bytes, bodyStart)
-    if (fast !== undefined) {
+    const fast = decodeBodyFast(bytes, bodyStart)
+    if (fast !== NOT_FAST) {
       // Exactly the encoder's output for this value: canonical by construction.
-      body = fast.value as B
-      r.pos = fast.end
+      body = fast as B
+      r.pos = fastEnd()
     } else {
       try {
         const [value, rest] = decodeFirst(bytes.subarray(bodyStart), dagCbor.decodeOptions)
@@ -481,33 +742,32 @@ export function decodeEvent<B = unknown>(bytes: Uint8Array, options: DecodeOptio
     r.key(KEY.author)
     if (r.head(2) !== 32) r.fail('author must be 32 bytes')
     r.need(32)
-    let author = reuse?.author
-    if (author === undefined || !equalAt(author, bytes, r.pos)) {
-      author = allocBytes(32)
-      author.set(bytes.subarray(r.pos, r.pos + 32))
-      if (reuse) reuse.author = author
-    }
+    const author = reuse !== undefined ? reuse.authorAt(bytes, r.pos) : copyAuthor(bytes, r.pos)
     r.pos += 32
     r.key(KEY.parents)
     const count = r.head(4)
     if (count > MAX_PARENTS) r.fail(`more than ${MAX_PARENTS} parents`)
-    const parents: CID[] = []
+    // Sized up front: a pushed-to array reserves room for 17.
+    const parents: CID[] = new Array(count)
     for (let i = 0; i < count; i++) {
       const c = r.link(reuse)
       if (i > 0 && compareBytes(parents[i - 1].bytes, c.bytes) >= 0) r.fail('parents must be sorted by bytes, no duplicates')
-      parents.push(c)
+      parents[i] = c
     }
     if (r.pos !== bytes.length) r.fail('trailing bytes after the event')
     if (seq < 1) r.fail('seq must be >= 1')
     if (clock < 1) r.fail('clock must be >= 1')
     if (type.length === 0) r.fail('type must not be empty')
     if (log.length === 0 && type !== GENESIS_TYPE) r.fail('only a genesis event has an empty log id')
-    const cid = options.knownCid !== undefined && options.knownCid.length === 36 ? eventCidFromBytes(copyCid(options.knownCid)) : cidOf(bytes)
+    const known = options.knownCid
+    const cid = known !== undefined && known.length === 36 ? eventCidFromBytes(Object.getPrototypeOf(known) === Uint8Array.prototype ? known : copyCid(known)) : cidOf(bytes)
     reuse?.remember(cid)
     return { v: 1, log, author, seq, prev, parents, clock, time, type, body, cid, bytes }
   } catch (err) {
     if (err instanceof DecodeError || err instanceof TooLargeError) throw err
     // A fatal TextDecoder or a CID parse failure: still a decode error, never a raw TypeError.
     throw new DecodeError(`malformed event: ${(err as Error).message}`, { cause: err })
+  } finally {
+    r.bytes = EMPTY // keep no event's bytes alive
   }
 }

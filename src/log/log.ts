@@ -25,6 +25,7 @@ import {
   signingMessage,
   isEventCid,
   type DecodedEvent,
+  type DecodeOptions,
   type SignedEvent,
 } from './codec.js'
 import {
@@ -283,8 +284,9 @@ export class Log {
    */
   async *pages(options: EventsOptions = {}): AsyncGenerator<LogEvent[]> {
     const limit = options.pageSize ?? 1024
-    // Events of one page share the CID objects and author bytes they have in common.
-    const reuse = new DecodeReuse()
+    // Events of one page share the CID objects and author bytes they have in common; one options
+    // object serves every decode (only knownCid and maxBytes change).
+    const decode: DecodeOptions = { maxBytes: 0, knownCid: undefined, reuse: new DecodeReuse() }
     let after: OrderPosition | undefined
     if (options.after !== undefined) {
       if ('clock' in options.after && typeof options.after.clock === 'number') after = options.after as OrderPosition
@@ -298,7 +300,7 @@ export class Log {
       if (this.closed) throw new ClosedError(`log ${this.id}`)
       const page = await this.store.scan(this.id, after ? { after, limit } : { limit })
       const out = new Array<LogEvent>(page.length)
-      for (let i = 0; i < page.length; i++) out[i] = this.toLogEvent(page[i], reuse)
+      for (let i = 0; i < page.length; i++) out[i] = this.toLogEvent(page[i], decode)
       if (out.length > 0) yield out
       if (page.length < limit) return
       after = page[page.length - 1]
@@ -347,9 +349,11 @@ export class Log {
     return this.pending.size
   }
 
-  private toLogEvent(s: StoredEvent, reuse?: DecodeReuse): LogEvent {
+  private toLogEvent(s: StoredEvent, options: DecodeOptions = {}): LogEvent {
     // The store holds only events validated on the way in, under the CID they were checked by.
-    const d = decodeEvent(s.bytes, { maxBytes: Math.max(this.maxEventBytes, s.bytes.length), knownCid: s.cid, reuse }) as LogEvent
+    options.maxBytes = Math.max(this.maxEventBytes, s.bytes.length)
+    options.knownCid = s.cid
+    const d = decodeEvent(s.bytes, options) as LogEvent
     if (s.sig) d.sig = s.sig
     return d
   }

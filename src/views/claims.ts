@@ -91,6 +91,11 @@ export function fits(rules: ClaimRules, by: string, peers: Readonly<Record<strin
   return c.ok ? FITS : { ok: false, why: `placement: ${c.reason}` }
 }
 
+// Module-level rather than a closure per call: the fold decides a claim per claim event.
+function claimDecision(claim: ClaimInput, verdict: Decision['verdict'], why: string): Decision {
+  return { cid: claim.cid, kind: 'claim', by: claim.by, time: claim.time, verdict, why }
+}
+
 export interface ClaimInput {
   cid: string
   by: string
@@ -112,49 +117,48 @@ export function decideClaim(
   /** Log time since when the item has been claimable (enqueued, or released). */
   claimableSince: number,
 ): { winner: Winner | null; decision: Decision } {
-  const d = (verdict: Decision['verdict'], why: string): Decision => ({ cid: claim.cid, kind: 'claim', by: claim.by, time: claim.time, verdict, why })
   switch (rules.mode) {
     case 'authority': {
-      if (claim.by !== rules.authority) return { winner: current, decision: d('ignored', `only the authority ${rules.authority ?? '(none named)'} may claim`) }
-      if (current) return { winner: current, decision: d('ignored', 'the authority already holds it') }
-      return { winner: { claim: claim.cid, by: claim.by, since: claim.time }, decision: d('won', 'claim by the named authority') }
+      if (claim.by !== rules.authority) return { winner: current, decision: claimDecision(claim, 'ignored', `only the authority ${rules.authority ?? '(none named)'} may claim`) }
+      if (current) return { winner: current, decision: claimDecision(claim, 'ignored', 'the authority already holds it') }
+      return { winner: { claim: claim.cid, by: claim.by, since: claim.time }, decision: claimDecision(claim, 'won', 'claim by the named authority') }
     }
     case 'lease': {
       const f = fits(rules, claim.by, peers)
-      if (!f.ok) return { winner: current, decision: d('ignored', f.why) }
+      if (!f.ok) return { winner: current, decision: claimDecision(claim, 'ignored', f.why) }
       const ttl = rules.ttlMs ?? 30_000
       if (current && current.expires !== undefined && claim.time < current.expires) {
-        return { winner: current, decision: d('lost', `lease held by ${current.by} until log time ${current.expires}`) }
+        return { winner: current, decision: claimDecision(claim, 'lost', `lease held by ${current.by} until log time ${current.expires}`) }
       }
       const why = current ? `the previous lease (${current.by}) expired at log time ${current.expires}` : 'first claim with no lease before it'
-      return { winner: { claim: claim.cid, by: claim.by, since: claim.time, expires: claim.time + ttl }, decision: d('won', why) }
+      return { winner: { claim: claim.cid, by: claim.by, since: claim.time, expires: claim.time + ttl }, decision: claimDecision(claim, 'won', why) }
     }
     case 'deterministic-election': {
       const rank = electionRank(item, peers, rules.placement)
       const place = rank.findIndex((r) => r.did === claim.by)
-      if (place < 0) return { winner: current, decision: d('ignored', 'not an announced peer whose placement fits') }
+      if (place < 0) return { winner: current, decision: claimDecision(claim, 'ignored', 'not an announced peer whose placement fits') }
       const timeout = rules.timeoutMs ?? 30_000
       if (!current) {
         // Nobody holds it: rank k may claim once k timeouts of log time have passed unclaimed
         // (the peers ranked above it stayed silent).
         const waited = claim.time - claimableSince
-        if (place === 0) return { winner: { claim: claim.cid, by: claim.by, since: claim.time, progress: claim.time }, decision: d('won', `ranked first of ${rank.length} by rendezvous hash`) }
+        if (place === 0) return { winner: { claim: claim.cid, by: claim.by, since: claim.time, progress: claim.time }, decision: claimDecision(claim, 'won', `ranked first of ${rank.length} by rendezvous hash`) }
         if (waited >= place * timeout) {
-          return { winner: { claim: claim.cid, by: claim.by, since: claim.time, progress: claim.time }, decision: d('won', `ranked ${place + 1} of ${rank.length}; unclaimed for ${waited} ms of log time (${place} × timeout ${timeout})`) }
+          return { winner: { claim: claim.cid, by: claim.by, since: claim.time, progress: claim.time }, decision: claimDecision(claim, 'won', `ranked ${place + 1} of ${rank.length}; unclaimed for ${waited} ms of log time (${place} × timeout ${timeout})`) }
         }
-        return { winner: null, decision: d('lost', `ranked ${place + 1} of ${rank.length}; ${rank[0].did} is first and the item has been claimable only ${waited} ms of log time`) }
+        return { winner: null, decision: claimDecision(claim, 'lost', `ranked ${place + 1} of ${rank.length}; ${rank[0].did} is first and the item has been claimable only ${waited} ms of log time`) }
       }
-      if (current.by === claim.by) return { winner: { ...current, progress: claim.time }, decision: d('ignored', 'already the winner (counts as progress)') }
-      if (claim.takeover !== current.by) return { winner: current, decision: d('lost', `${current.by} holds it; a takeover must name it`) }
+      if (current.by === claim.by) return { winner: { ...current, progress: claim.time }, decision: claimDecision(claim, 'ignored', 'already the winner (counts as progress)') }
+      if (claim.takeover !== current.by) return { winner: current, decision: claimDecision(claim, 'lost', `${current.by} holds it; a takeover must name it`) }
       const idle = claim.time - (current.progress ?? current.since)
-      if (idle < timeout) return { winner: current, decision: d('lost', `the winner made progress ${idle} ms of log time ago (timeout ${timeout})`) }
+      if (idle < timeout) return { winner: current, decision: claimDecision(claim, 'lost', `the winner made progress ${idle} ms of log time ago (timeout ${timeout})`) }
       // The next-ranked after the stalled winner (wrapping past it) takes over.
       const cur = rank.findIndex((r) => r.did === current.by)
       const next = rank[(cur + 1) % rank.length]
-      if (next.did !== claim.by) return { winner: current, decision: d('lost', `the next-ranked after ${current.by} is ${next.did}`) }
-      return { winner: { claim: claim.cid, by: claim.by, since: claim.time, progress: claim.time }, decision: d('won', `takeover: ${current.by} showed no progress for ${idle} ms of log time`) }
+      if (next.did !== claim.by) return { winner: current, decision: claimDecision(claim, 'lost', `the next-ranked after ${current.by} is ${next.did}`) }
+      return { winner: { claim: claim.cid, by: claim.by, since: claim.time, progress: claim.time }, decision: claimDecision(claim, 'won', `takeover: ${current.by} showed no progress for ${idle} ms of log time`) }
     }
     case 'optimistic-idempotent':
-      return { winner: current, decision: d('ignored', 'optimistic-idempotent items need no claim: the first valid result wins') }
+      return { winner: current, decision: claimDecision(claim, 'ignored', 'optimistic-idempotent items need no claim: the first valid result wins') }
   }
 }

@@ -71,10 +71,12 @@ const byOrder = (a: LogEvent, b: LogEvent): number => a.clock - b.clock || compa
 
 export class ViewHost<S> {
   private state: S
-  private tip: Ordered | null = null
+  private tipPos: Ordered | null = null
+  /** The last event `apply` folded, whose position `tip` makes on demand (not an object per event). */
+  private tipEvent: LogEvent | undefined
   private count = 0
   private time = 0
-  private clocks = new Map<string, number>()
+  private clocks = new AuthorClocks()
   /** `ends[c]`: how many events have a clock ≤ c (for the stable count). */
   private ends: number[] = [0]
   private checkpoints: Checkpoint[] = []
@@ -98,8 +100,6 @@ export class ViewHost<S> {
   /** Fold index below which the current catch-up takes no checkpoint (see catchUp). */
   private checkpointFrom = 0
   private closed = false
-  private lastAuthor: Uint8Array | undefined
-  private lastAuthorKey = ''
 
   constructor(
     private readonly log: Log,
@@ -110,6 +110,21 @@ export class ViewHost<S> {
     this.state = view.initial()
     this.every = Math.max(1, options.checkpointEvery ?? 1000)
     this.keep = Math.max(1, options.keepCheckpoints ?? 32)
+  }
+
+  /** The position of the last event folded, or null before the first. */
+  private get tip(): Ordered | null {
+    const e = this.tipEvent
+    if (e !== undefined) {
+      this.tipPos = { clock: e.clock, cid: e.cid.bytes }
+      this.tipEvent = undefined
+    }
+    return this.tipPos
+  }
+
+  private set tip(pos: Ordered | null) {
+    this.tipPos = pos
+    this.tipEvent = undefined
   }
 
   private get metaKey(): string {
@@ -211,9 +226,8 @@ export class ViewHost<S> {
   }
 
   private stable(): { clock: number; count: number } {
-    if (this.clocks.size === 0) return { clock: 0, count: 0 }
-    let m = Infinity
-    for (const c of this.clocks.values()) if (c < m) m = c
+    const m = this.clocks.least()
+    if (m === undefined) return { clock: 0, count: 0 }
     return { clock: m, count: this.ends[Math.min(m, this.ends.length - 1)] ?? 0 }
   }
 
@@ -307,14 +321,8 @@ export class ViewHost<S> {
     // reads the store instead of holding the whole log in memory.
     if (this.recent.length === 0 && this.count < this.checkpointFrom) this.recentStart = this.count
     else this.recent.push(e)
-    this.tip = { clock: e.clock, cid: e.cid.bytes }
-    // Runs of one author's events are common: reuse the last key rather than build one per event.
-    if (this.lastAuthor === undefined || !equalBytes(this.lastAuthor, e.author)) {
-      this.lastAuthor = e.author
-      this.lastAuthorKey = bytesKey(e.author)
-    }
-    const a = this.lastAuthorKey
-    if ((this.clocks.get(a) ?? 0) < e.clock) this.clocks.set(a, e.clock)
+    this.tipEvent = e
+    this.clocks.note(e.author, e.clock)
     const ends = this.ends
     while (ends.length <= e.clock) ends.push(ends[ends.length - 1])
     ends[e.clock] = this.count
@@ -326,7 +334,7 @@ export class ViewHost<S> {
       pos: this.tip,
       count: this.count,
       time: this.time,
-      clocks: new Map(this.clocks),
+      clocks: this.clocks.copy(),
       ...(this.view.encode && !this.view.fork ? { bytes: encodeState(this.view, this.state) } : { state: this.clone(this.state) }),
     })
     // Keep the newest; the oldest one inside the stable prefix is never needed once a newer
@@ -351,13 +359,13 @@ export class ViewHost<S> {
       this.tip = cp.pos
       this.count = cp.count
       this.time = cp.time
-      this.clocks = new Map(cp.clocks)
+      this.clocks = new AuthorClocks(new Map(cp.clocks))
     } else {
       this.state = this.view.initial()
       this.tip = null
       this.count = 0
       this.time = 0
-      this.clocks = new Map()
+      this.clocks = new AuthorClocks()
     }
     // The window keeps what precedes the restored point; the re-fold appends the rest.
     if (this.count >= this.recentStart) this.recent.length = this.count - this.recentStart
@@ -410,10 +418,10 @@ export class ViewHost<S> {
       this.tip = { clock: r.clock, cid: r.cid }
       this.count = r.count
       this.time = r.time
-      this.clocks = new Map(r.clocks.map(([k, c]) => [bytesKey(k), c]))
+      this.clocks = new AuthorClocks(new Map(r.clocks.map(([k, c]) => [bytesKey(k), c])))
       this.ends = new Array(r.clock + 1).fill(0)
       this.ends[r.clock] = r.count
-      this.checkpoints = [{ pos: this.tip, count: r.count, time: r.time, clocks: new Map(this.clocks), bytes: r.state }]
+      this.checkpoints = [{ pos: this.tip, count: r.count, time: r.time, clocks: this.clocks.copy(), bytes: r.state }]
       this.recent = []
       this.recentStart = r.count
       this.persistedCount = r.count
@@ -430,6 +438,50 @@ export class ViewHost<S> {
     await this.running
     await this.persisting
     if (this.started) await this.persist(true).catch(() => undefined)
+  }
+}
+
+/**
+ * The newest clock per author key. Runs of one author's events are the common case, and decoding
+ * shares their author array: the last author's key and clock are kept aside, so a run costs no
+ * key and no map write per event; they reach the map when another author comes or it is read.
+ */
+class AuthorClocks {
+  private author: Uint8Array | undefined
+  private key = ''
+  private clock = 0
+
+  /** Takes `map` over: it changes as events are noted. */
+  constructor(private readonly map = new Map<string, number>()) {}
+
+  note(author: Uint8Array, clock: number): void {
+    if (author !== this.author) {
+      if (this.author === undefined || !equalBytes(this.author, author)) {
+        this.flush()
+        this.key = bytesKey(author)
+        this.clock = this.map.get(this.key) ?? 0
+      }
+      this.author = author
+    }
+    if (clock > this.clock) this.clock = clock
+  }
+
+  private flush(): void {
+    if (this.author !== undefined && (this.map.get(this.key) ?? 0) < this.clock) this.map.set(this.key, this.clock)
+  }
+
+  /** The least newest clock over the authors seen, or undefined before any. */
+  least(): number | undefined {
+    this.flush()
+    if (this.map.size === 0) return undefined
+    let m = Infinity
+    for (const c of this.map.values()) if (c < m) m = c
+    return m
+  }
+
+  copy(): Map<string, number> {
+    this.flush()
+    return new Map(this.map)
   }
 }
 

@@ -33,11 +33,18 @@ type Slot<V> = Entry<V> | Node<V> | Collision<V> | undefined
 const BITS = 5
 const MASK = 31
 
+// A fold looks one key up, then sets it, often for several events in a row: remember the last hash.
+let lastKey = ''
+let lastHash = 0x811c9dc5
+
 /** FNV-1a over UTF-16 code units: deterministic, so every peer builds the same trie. */
 function hashOf(key: string): number {
+  if (key === lastKey) return lastHash
   let h = 0x811c9dc5
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193)
-  return h >>> 0
+  lastKey = key
+  lastHash = h >>> 0
+  return lastHash
 }
 
 function emptySlots<V>(): Slot<V>[] {

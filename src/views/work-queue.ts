@@ -12,7 +12,8 @@
  * - `xsync.work.completed` `{ item, claim?, result? }` / `xsync.work.failed` `{ item, claim?, error? }`
  * - `xsync.peer.hello` (a `RuntimeNodeSpec`) / `xsync.peer.bye`: who may be elected, and placement.
  */
-import { bytesKey, equalBytes, toBase32 } from '../dag/bytes.js'
+import { bytesKey, equalBytes } from '../dag/bytes.js'
+import { eventCidString } from '../log/codec.js'
 import { publicKeyToDid } from '../log/identity.js'
 import type { LogEvent } from '../log/log.js'
 import { CLAIM_MODES, decideClaim, fits, type AnnouncedPeer, type ClaimInput, type ClaimMode, type ClaimRules, type Decision, type Winner } from './claims.js'
@@ -77,33 +78,47 @@ function nonNegative(x: unknown): number | undefined {
   return typeof x === 'number' && Number.isFinite(x) && x >= 0 ? x : undefined
 }
 
+// Items enqueued alike share one rules object: rules are never changed once built (a fork freezes
+// them with the first item that holds them), so one object serves a run of similar enqueues and
+// the queue keeps, and freezes, one copy instead of one per item. A memo of a pure function.
+let lastRules: ClaimRules | undefined
+
 /** The claim rules an enqueue asks for, or undefined when malformed. */
 function rulesOf(b: Record<string, unknown>): ClaimRules | undefined {
   const mode = (b.mode ?? 'lease') as ClaimMode
   if (!CLAIM_MODES.includes(mode)) return undefined
-  const rules: ClaimRules = { mode }
+  let ttlMs: number | undefined
+  let timeoutMs: number | undefined
+  let authority: string | undefined
   if (b.ttlMs !== undefined) {
-    const t = nonNegative(b.ttlMs)
-    if (t === undefined) return undefined
-    rules.ttlMs = t
+    ttlMs = nonNegative(b.ttlMs)
+    if (ttlMs === undefined) return undefined
   }
   if (b.timeoutMs !== undefined) {
-    const t = nonNegative(b.timeoutMs)
-    if (t === undefined) return undefined
-    rules.timeoutMs = t
+    timeoutMs = nonNegative(b.timeoutMs)
+    if (timeoutMs === undefined) return undefined
   }
   if (b.authority !== undefined) {
-    const a = str(b.authority)
-    if (a === undefined) return undefined
-    rules.authority = a
+    authority = str(b.authority)
+    if (authority === undefined) return undefined
   }
-  if (mode === 'authority' && rules.authority === undefined) return undefined
+  if (mode === 'authority' && authority === undefined) return undefined
+  let placement: Placement | undefined
   if (b.placement !== undefined) {
     // Checked here, once: the resolver's checkPlacement throws on a malformed one, and a reducer
     // must never throw.
     if (placementProblem(b.placement) !== undefined) return undefined
-    rules.placement = b.placement as Placement
+    placement = b.placement as Placement
+  } else {
+    const last = lastRules
+    if (last !== undefined && last.mode === mode && last.ttlMs === ttlMs && last.timeoutMs === timeoutMs && last.authority === authority && last.placement === undefined) return last
   }
+  const rules: ClaimRules = { mode }
+  if (ttlMs !== undefined) rules.ttlMs = ttlMs
+  if (timeoutMs !== undefined) rules.timeoutMs = timeoutMs
+  if (authority !== undefined) rules.authority = authority
+  if (placement !== undefined) rules.placement = placement
+  else lastRules = rules
   return rules
 }
 
@@ -114,40 +129,51 @@ function specOf(b: unknown): RuntimeNodeSpec | undefined {
 // --- structural sharing ----------------------------------------------------------------------
 // Checkpoints and snapshots share unchanged items with the live state instead of copying the
 // whole queue (a deep copy of 5,000 items took ~235 ms; a fork of the item map is O(1)).
-// A state knows which item and peer objects it alone holds; `fork` freezes those and starts
-// afresh, and `reduce` copies a frozen (shared) object before changing it. The bookkeeping is a
-// non-enumerable property: it is never encoded, so it cannot make two peers' bytes differ.
+// `fork` freezes every item and peer the state holds, so a frozen object may be shared and an
+// unfrozen one belongs to this state alone: `reduce` changes those in place and copies a frozen
+// one first. The test is `Object.isExtensible`, a map-bit check (`isFrozen` walks every property
+// in the runtime; a WeakSet of owned objects cost a hash insert per item and ephemeron work at
+// every GC); only `fork` makes our objects non-extensible, and anything else non-extensible is
+// merely copied. A state lists what it made since its last fork, so the next fork freezes those
+// without scanning the queue; the list is a non-enumerable property, never encoded, so it cannot
+// make two peers' bytes differ.
 
 interface Ownership {
-  set: WeakSet<object>
+  /** Items and peers made since the last fork: not frozen yet. */
   list: object[]
-  /** Every item and peer not in `set` is known frozen (no scan needed at the next fork). */
+  /** Every item and peer not in `list` is known frozen (no scan needed at the next fork). */
   sealed: boolean
 }
 const OWNED = Symbol('stateflow.workQueue.owned')
 
 function ownership(s: WorkQueueState): Ownership {
   let o = (s as unknown as Record<symbol, Ownership | undefined>)[OWNED]
-  if (!o) {
-    o = { set: new WeakSet(), list: [], sealed: false }
-    Object.defineProperty(s, OWNED, { value: o, configurable: true, enumerable: false, writable: true })
-  }
+  // A state made elsewhere (a decoded checkpoint) may hold unfrozen objects it did not list.
+  if (!o) setOwnership(s, (o = { list: [], sealed: false }))
   return o
 }
 
+function setOwnership(s: WorkQueueState, o: Ownership): void {
+  Object.defineProperty(s, OWNED, { value: o, configurable: true, enumerable: false, writable: true })
+}
+
+/** `s`, marked as holding only frozen objects (or none). */
+function sealed(s: WorkQueueState): WorkQueueState {
+  setOwnership(s, { list: [], sealed: true })
+  return s
+}
+
 function adopt(s: WorkQueueState, x: object): void {
-  const o = ownership(s)
-  o.set.add(x)
-  o.list.push(x)
+  ownership(s).list.push(x)
 }
 
 function itemMap(s: WorkQueueState): PersistentMap<WorkItem> {
   return s.items as PersistentMap<WorkItem>
 }
 
-/** The item `it` (at `id`), writable: copied first if the state shares it. */
+/** The item `it` (at `id`), writable: copied first if it is frozen (shared with a fork). */
 function ownItem(s: WorkQueueState, id: string, it: WorkItem): WorkItem {
-  if (ownership(s).set.has(it)) return it
+  if (Object.isExtensible(it)) return it
   const copy: WorkItem = { ...it, winner: it.winner ? { ...it.winner } : null, decisions: it.decisions.slice() }
   itemMap(s).set(id, copy)
   adopt(s, copy)
@@ -156,7 +182,7 @@ function ownItem(s: WorkQueueState, id: string, it: WorkItem): WorkItem {
 
 function ownPeer(s: WorkQueueState, did: string): AnnouncedPeer {
   const p = s.peers[did]
-  if (ownership(s).set.has(p)) return p
+  if (Object.isExtensible(p)) return p
   const copy: AnnouncedPeer = { ...p }
   s.peers[did] = copy
   adopt(s, copy)
@@ -176,14 +202,14 @@ function freezeItem(it: WorkItem): void {
     deepFreeze(it.result.value)
   }
   Object.freeze(it.enqueued)
-  if (!Object.isFrozen(it.rules)) {
+  if (Object.isExtensible(it.rules)) {
     Object.freeze(it.rules)
     deepFreeze(it.rules.placement)
   }
   deepFreeze(it.data)
   const ds = it.decisions
   Object.freeze(ds)
-  for (let i = ds.length - 1; i >= 0 && !Object.isFrozen(ds[i]); i--) Object.freeze(ds[i])
+  for (let i = ds.length - 1; i >= 0 && Object.isExtensible(ds[i]); i--) Object.freeze(ds[i])
 }
 
 function freezeOwned(x: object): void {
@@ -211,8 +237,9 @@ function fork(s: WorkQueueState): WorkQueueState {
     for (const it of s.items.values()) if (!Object.isFrozen(it)) deepFreeze(it)
     for (const p of Object.values(s.peers)) if (!Object.isFrozen(p)) deepFreeze(p)
   }
-  ;(s as unknown as Record<symbol, Ownership | undefined>)[OWNED] = { set: new WeakSet(), list: [], sealed: true }
-  return { items: itemMap(s).fork(), peers: { ...s.peers }, rejected: s.rejected }
+  setOwnership(s, { list: [], sealed: true })
+  // Everything the copy holds is frozen now: it starts sealed too.
+  return sealed({ items: itemMap(s).fork(), peers: { ...s.peers }, rejected: s.rejected })
 }
 
 // Checkpoint bytes: items as [id, item] pairs sorted by id (a list, so an id like `__proto__`
@@ -234,7 +261,12 @@ const dids = new Map<string, string>()
 let lastKey: Uint8Array | undefined
 let lastDid = ''
 function didOf(key: Uint8Array): string {
-  if (lastKey !== undefined && equalBytes(lastKey, key)) return lastDid
+  // Decoding shares one author array across a run of one author: identity first.
+  if (key === lastKey) return lastDid
+  if (lastKey !== undefined && equalBytes(lastKey, key)) {
+    lastKey = key
+    return lastDid
+  }
   const k = bytesKey(key)
   let d = dids.get(k)
   if (d === undefined) {
@@ -277,7 +309,7 @@ function reduce(s: WorkQueueState, e: LogEvent, ctx: ViewContext): WorkQueueStat
     return s
   }
   // The CID's string form ('b' + base32), built without multiformats' slow first toString.
-  const cid = toBase32(e.cid.bytes, 'b')
+  const cid = eventCidString(e.cid.bytes)
   // Every branch below changes an item it finds (a decision at least), except a second enqueue.
   const found = s.items.get(id)
   const item = found === undefined || t === WORK.enqueued ? found : ownItem(s, id, found)
@@ -400,7 +432,7 @@ export function workQueueView(options: { name?: string } = {}): View<WorkQueueSt
   return {
     name: options.name ?? 'workQueue',
     version: 2,
-    initial: () => ({ items: new PersistentMap(), peers: {}, rejected: 0 }),
+    initial: () => sealed({ items: new PersistentMap(), peers: {}, rejected: 0 }),
     reduce,
     fork,
     encode,
