@@ -7,8 +7,8 @@
  * Malformed or out-of-turn events change nothing but a bounded list of warnings: a reducer that
  * threw would stop every peer's fold at the same bad event.
  */
-import { bytesKey, equalBytes, toBase32 } from '../dag/bytes.js'
-import { publicKeyToDid } from '../log/identity.js'
+import { didOf } from '../views/did-memo.js'
+import { toBase32 } from '../dag/bytes.js'
 import type { LogEvent } from '../log/log.js'
 import { decideClaim, fits, type AnnouncedPeer, type ClaimRules, type Decision } from '../views/claims.js'
 import { PEER_BYE, PEER_HELLO } from '../views/event-types.js'
@@ -120,23 +120,6 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 
 function warn(s: FlowRunState, message: string, cid: string | null, time: number): void {
   if (s.warnings.length < MAX_WARNINGS) s.warnings.push({ message, cid, time })
-}
-
-let lastKey: Uint8Array | undefined
-let lastDid = ''
-const dids = new Map<string, string>()
-function didOf(key: Uint8Array): string {
-  if (lastKey !== undefined && equalBytes(lastKey, key)) return lastDid
-  const k = bytesKey(key)
-  let d = dids.get(k)
-  if (d === undefined) {
-    if (dids.size > 4096) dids.clear()
-    d = publicKeyToDid(key)
-    dids.set(k, d)
-  }
-  lastKey = key
-  lastDid = d
-  return d
 }
 
 // --- the definition, as data -----------------------------------------------------------------

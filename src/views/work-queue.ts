@@ -12,9 +12,8 @@
  * - `xsync.work.completed` `{ item, claim?, result? }` / `xsync.work.failed` `{ item, claim?, error? }`
  * - `xsync.peer.hello` (a `RuntimeNodeSpec`) / `xsync.peer.bye`: who may be elected, and placement.
  */
-import { bytesKey, equalBytes } from '../dag/bytes.js'
+import { didOf } from './did-memo.js'
 import { eventCidString } from '../log/codec.js'
-import { publicKeyToDid } from '../log/identity.js'
 import type { LogEvent } from '../log/log.js'
 import { CLAIM_MODES, decideClaim, fits, type AnnouncedPeer, type ClaimInput, type ClaimMode, type ClaimRules, type Decision, type Winner } from './claims.js'
 import { nodeSpecProblem, normalizeNodeSpec, placementProblem, type Placement, type RuntimeNodeSpec } from './placement.js'
@@ -252,31 +251,6 @@ function encode(s: WorkQueueState): Uint8Array {
 function decode(bytes: Uint8Array): WorkQueueState {
   const x = dagCbor.decode(bytes) as { items: [string, WorkItem][]; peers: Record<string, AnnouncedPeer>; rejected: number }
   return { items: new PersistentMap(x.items), peers: x.peers, rejected: x.rejected }
-}
-
-// did:key strings are base58 of the key: worth computing once per author, not once per event.
-// A memo of a pure function keeps the reducer pure.
-const dids = new Map<string, string>()
-// Runs of events by one author are the common case: compare with the last key before building one.
-let lastKey: Uint8Array | undefined
-let lastDid = ''
-function didOf(key: Uint8Array): string {
-  // Decoding shares one author array across a run of one author: identity first.
-  if (key === lastKey) return lastDid
-  if (lastKey !== undefined && equalBytes(lastKey, key)) {
-    lastKey = key
-    return lastDid
-  }
-  const k = bytesKey(key)
-  let d = dids.get(k)
-  if (d === undefined) {
-    if (dids.size > 4096) dids.clear()
-    d = publicKeyToDid(key)
-    dids.set(k, d)
-  }
-  lastKey = key
-  lastDid = d
-  return d
 }
 
 function decide(item: WorkItem, cid: string, kind: Decision['kind'], by: string, time: number, verdict: Decision['verdict'], why: string): void {
