@@ -440,6 +440,13 @@ export interface DecodeOptions {
    * @internal
    */
   reuse?: DecodeReuse
+  /**
+   * Build `prev` and `parents` on first use instead of now (checked now all the same): for
+   * events read back from a store, which views fold without looking at their links. The event is
+   * then a class instance whose `prev` and `parents` are accessors, not own properties.
+   * @internal
+   */
+  lazyLinks?: boolean
 }
 
 /** Bytes `b[p, p + 4)` as one big-endian int32: comparing four bytes at a time halves the work. */
@@ -635,9 +642,15 @@ function decodeEventFast(b: Uint8Array, options: DecodeOptions): DecodedEvent | 
   if (!keyAt(b, p, KEY_PREV)) return undefined
   p += KEY_PREV.length
   const reuse = options.reuse
+  const lazy = options.lazyLinks === true
   let prev: CID | null = null
+  let prevAt = -1
   if (b[p] === 0xf6) p += 1
-  else {
+  else if (lazy) {
+    if (!linkShapeAt(b, p)) return undefined
+    prevAt = p
+    p += CID_LINK_LENGTH
+  } else {
     const c = linkAt(b, p, reuse)
     if (c === undefined) return undefined
     prev = c
@@ -665,20 +678,102 @@ function decodeEventFast(b: Uint8Array, options: DecodeOptions): DecodedEvent | 
   const count = uintAt(b, p + KEY_PARENTS.length, 4)
   if (count < 0 || count > MAX_PARENTS) return undefined
   p = parsedTo
-  // Sized up front: a pushed-to array reserves room for 17.
-  const parents: CID[] = new Array(count)
-  for (let i = 0; i < count; i++) {
-    const c = linkAt(b, p, reuse)
-    if (c === undefined || (i > 0 && compareBytes(parents[i - 1].bytes, c.bytes) >= 0)) return undefined
-    parents[i] = c
-    p = parsedTo
+  const parentsAt = p
+  let parents: CID[] | undefined
+  if (lazy) {
+    // Checked as the eager parse checks them (shape, strictly increasing bytes), nothing built.
+    for (let i = 0; i < count; i++, p += CID_LINK_LENGTH) {
+      if (!linkShapeAt(b, p)) return undefined
+      if (i > 0 && !linkAfter(b, p - CID_LINK_LENGTH + 5, p + 5)) return undefined
+    }
+  } else {
+    // Sized up front: a pushed-to array reserves room for 17.
+    parents = new Array(count)
+    for (let i = 0; i < count; i++) {
+      const c = linkAt(b, p, reuse)
+      if (c === undefined || (i > 0 && compareBytes(parents[i - 1].bytes, c.bytes) >= 0)) return undefined
+      parents[i] = c
+      p = parsedTo
+    }
   }
   if (p !== b.length) return undefined
   if (log.length === 0 && type !== GENESIS_TYPE) return undefined
   const known = options.knownCid
   const cid = known !== undefined && known.length === 36 ? eventCidFromBytes(Object.getPrototypeOf(known) === Uint8Array.prototype ? known : copyCid(known)) : cidOf(b)
+  if (parents === undefined) return new LazyLinksEvent(log, author, seq, prevAt, parentsAt, count, clock, time, type, body, cid, b)
   reuse?.remember(cid)
   return { v: 1, log, author, seq, prev, parents, clock, time, type, body, cid, bytes: b }
+}
+
+/** Whether `b[p, p + CID_LINK_LENGTH)` is a link to an event CID (tag 42, 0x00, CIDv1 dag-cbor sha2-256). */
+function linkShapeAt(b: Uint8Array, p: number): boolean {
+  return (
+    p + CID_LINK_LENGTH <= b.length &&
+    b[p] === 0xd8 && b[p + 1] === 42 && b[p + 2] === 0x58 && b[p + 3] === 37 && b[p + 4] === 0 &&
+    b[p + 5] === 0x01 && b[p + 6] === DAG_CBOR && b[p + 7] === SHA2_256 && b[p + 8] === 32
+  )
+}
+
+/** Whether the 36 CID bytes at `q` sort strictly after those at `p`. */
+function linkAfter(b: Uint8Array, p: number, q: number): boolean {
+  for (let i = 0; i < 36; i++) {
+    const d = b[q + i] - b[p + i]
+    if (d !== 0) return d > 0
+  }
+  return false
+}
+
+function linkCopyAt(b: Uint8Array, p: number): CID {
+  const cidBytes = allocBytes(36)
+  cidBytes.set(b.subarray(p + 5, p + CID_LINK_LENGTH))
+  return eventCidFromBytes(cidBytes)
+}
+
+/**
+ * An event read back from a store (`lazyLinks`): `prev` and `parents` are built from its bytes on
+ * first use. Views read an event's type, author, clock, time, body and CID, almost never its
+ * links, and the CID objects of the links were a fifth of decoding a stored event.
+ */
+class LazyLinksEvent implements DecodedEvent {
+  readonly v = 1 as const
+  #prev: CID | null | undefined
+  #parents: CID[] | undefined
+  constructor(
+    public log: string,
+    public author: Uint8Array,
+    public seq: number,
+    private readonly prevAt: number,
+    private readonly parentsAt: number,
+    private readonly parentCount: number,
+    public clock: number,
+    public time: number,
+    public type: string,
+    public body: unknown,
+    public cid: CID,
+    public bytes: Uint8Array,
+  ) {}
+
+  get prev(): CID | null {
+    if (this.#prev === undefined) this.#prev = this.prevAt < 0 ? null : linkCopyAt(this.bytes, this.prevAt)
+    return this.#prev
+  }
+
+  set prev(value: CID | null) {
+    this.#prev = value
+  }
+
+  get parents(): CID[] {
+    if (this.#parents === undefined) {
+      const out: CID[] = new Array(this.parentCount)
+      for (let i = 0; i < out.length; i++) out[i] = linkCopyAt(this.bytes, this.parentsAt + i * CID_LINK_LENGTH)
+      this.#parents = out
+    }
+    return this.#parents
+  }
+
+  set parents(value: CID[]) {
+    this.#parents = value
+  }
 }
 
 /**

@@ -284,9 +284,10 @@ export class Log {
    */
   async *pages(options: EventsOptions = {}): AsyncGenerator<LogEvent[]> {
     const limit = options.pageSize ?? 1024
-    // Events of one page share the CID objects and author bytes they have in common; one options
-    // object serves every decode (only knownCid and maxBytes change).
-    const decode: DecodeOptions = { maxBytes: 0, knownCid: undefined, reuse: new DecodeReuse() }
+    // Events of one page share the author bytes they have in common and build their links only
+    // when read (views rarely read them); one options object serves every decode (only knownCid
+    // and maxBytes change).
+    const decode: DecodeOptions = { maxBytes: 0, knownCid: undefined, reuse: new DecodeReuse(), lazyLinks: true }
     let after: OrderPosition | undefined
     if (options.after !== undefined) {
       if ('clock' in options.after && typeof options.after.clock === 'number') after = options.after as OrderPosition

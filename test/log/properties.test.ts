@@ -5,9 +5,9 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { createXSync, type XSyncClient } from '../../src/log/client.js'
-import { decodeEvent, encodeEvent } from '../../src/log/codec.js'
+import { decodeEvent, encodeEvent, eventCidFromBytes, type DecodedEvent } from '../../src/log/codec.js'
 import type { LogEvent } from '../../src/log/log.js'
-import { toHex } from '../../src/dag/bytes.js'
+import { compareBytes, toHex } from '../../src/dag/bytes.js'
 import { EXTENSIVE, testSeed } from '../conformance/index.js'
 
 const seed = testSeed()
@@ -118,6 +118,41 @@ describe('properties - codec', () => {
       }),
       runs(300, 5000),
     )
+  })
+})
+
+describe('properties - lazy links', () => {
+  const link = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((d) => eventCidFromBytes(new Uint8Array([0x01, 0x71, 0x12, 0x20, ...d])))
+  const fieldsOf = (e: DecodedEvent) => ({ v: e.v, log: e.log, author: toHex(e.author), seq: e.seq, prev: e.prev?.toString() ?? null, parents: e.parents.map(String), clock: e.clock, time: e.time, type: e.type, body: e.body, cid: e.cid.toString() })
+
+  it('an event decoded with lazyLinks has the same fields as one decoded eagerly, links included', () => {
+    const author = new Uint8Array(32).fill(9)
+    fc.assert(
+      fc.property(fc.option(link, { nil: null }), fc.uniqueArray(link, { maxLength: 6, selector: (c) => toHex(c.bytes) }), fc.integer({ min: 2, max: 1000 }), (prev, links, seq) => {
+        const parents = links.sort((a, b) => compareBytes(a.bytes, b.bytes))
+        const { bytes } = encodeEvent({ v: 1, log: 'l', author, seq: prev ? seq : 1, prev, parents, clock: 3, time: 4, type: 't', body: { a: [1, 'x'] } })
+        const lazy = decodeEvent(bytes, { lazyLinks: true })
+        expect(fieldsOf(lazy)).toEqual(fieldsOf(decodeEvent(bytes)))
+        // Built once, then the same objects.
+        expect(lazy.parents).toBe(lazy.parents)
+      }),
+      runs(200, 2000),
+    )
+  })
+
+  it('lazyLinks still rejects links out of order, a malformed link, and a truncated one', () => {
+    const author = new Uint8Array(32).fill(9)
+    const [a, b] = [1, 2].map((n) => eventCidFromBytes(new Uint8Array([0x01, 0x71, 0x12, 0x20, ...new Uint8Array(32).fill(n)])))
+    const { bytes } = encodeEvent({ v: 1, log: 'l', author, seq: 1, prev: null, parents: [a, b], clock: 3, time: 4, type: 't', body: null })
+    const at = bytes.length - 2 * 41
+    const swapped = bytes.slice()
+    swapped.set(bytes.subarray(at + 41), at)
+    swapped.set(bytes.subarray(at, at + 41), at + 41)
+    expect(() => decodeEvent(swapped, { lazyLinks: true })).toThrow(/sorted/)
+    const badTag = bytes.slice()
+    badTag[at + 1] = 43
+    expect(() => decodeEvent(badTag, { lazyLinks: true })).toThrow(/CID link/)
+    expect(() => decodeEvent(bytes.subarray(0, bytes.length - 1), { lazyLinks: true })).toThrow()
   })
 })
 
