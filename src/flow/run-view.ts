@@ -14,6 +14,7 @@ import { decideClaim, fits, type AnnouncedPeer, type ClaimRules, type Decision }
 import { PEER_BYE, PEER_HELLO } from '../views/event-types.js'
 import { nodeSpecProblem, normalizeNodeSpec, type RuntimeNodeSpec } from '../views/placement.js'
 import type { View, ViewContext } from '../views/view.js'
+import { chartStepDef, instanceKey, invokeIdOf, isTimerRef, timerUntil, type ChartEngine, type ChartEvent, type ChartOutcome, type ChartState } from './chart.js'
 import { CHILD, SLEEP, WAIT, type CanonicalStep, type CanonicalWorkflow } from './define.js'
 import { FLOW, SIGNAL, STEP, TIMER, WARNING, type NextInputs, type StartedBody, type StepErrorBody } from './events.js'
 
@@ -65,6 +66,8 @@ export interface StepRunState {
   next?: NextInputs
   /** `sleeping`: a peer has recorded the timer (`stateflow.timer.set`). */
   timerSet?: boolean
+  /** A chart invocation's idempotency key, from its `idempotencyKey` bindings. */
+  idempotencyKey?: string
 }
 
 export interface FlowSignal {
@@ -106,6 +109,10 @@ export interface FlowRunState {
   ending?: 'failed' | 'cancelled'
   /** Log time: the largest event time folded. */
   time: number
+  /** A statechart run (FlowState): its document, as the start event carries it. */
+  document?: Record<string, unknown>
+  /** A statechart run: its configuration and invocations (see `chart.ts`). */
+  chart?: ChartState
 }
 
 const MAX_WARNINGS = 100
@@ -148,6 +155,7 @@ function graph(def: CanonicalWorkflow): Graph {
 }
 
 function stepDef(s: FlowRunState, id: string): CanonicalStep | undefined {
+  if (s.chart) return chartStepDef(s.document, id)
   return s.definition ? graph(s.definition).byId.get(id) : undefined
 }
 
@@ -223,6 +231,7 @@ function makeReady(s: FlowRunState, id: string, input: unknown, time: number): v
 
 /** A step ends: record it, then let what follows it become ready (or skipped), then settle the run. */
 function endStep(s: FlowRunState, id: string, status: 'succeeded' | 'failed' | 'skipped', time: number, r: { output?: unknown; error?: StepErrorBody; next?: NextInputs } = {}): void {
+  if (s.chart) return endInvocation(s, id, status, time, r)
   const st = s.steps[id]
   st.status = status
   st.endedAt = time
@@ -360,11 +369,20 @@ function reduce(s: FlowRunState, e: LogEvent, ctx: ViewContext): FlowRunState {
       s.cancel = { reason: typeof body.reason === 'string' ? body.reason : '', by: c.by, time: c.time }
       for (const st of Object.values(s.steps)) if (!isEnded(st)) st.status = 'cancelled'
       s.active = []
-      beginCompensation(s, 'cancelled', c.time)
+      if (s.chart) {
+        // A chart models undoing with its own transitions: cancelling stops it where it is.
+        s.chart.live = {}
+        s.status = 'cancelled'
+        s.endedAt = c.time
+      } else beginCompensation(s, 'cancelled', c.time)
       return s
     case SIGNAL:
       if (typeof body.name !== 'string' || body.name.length === 0) warn(s, 'a signal needs a name', c.cid, c.time)
-      else s.signals.push({ cid: c.cid, name: body.name, payload: body.payload ?? null, by: c.by, time: c.time })
+      else {
+        const sig: FlowSignal = { cid: c.cid, name: body.name, payload: body.payload ?? null, by: c.by, time: c.time }
+        s.signals.push(sig)
+        if (s.chart && s.status === 'running') signalChart(s, sig, c)
+      }
       return s
     case WARNING:
       warn(s, typeof body.message === 'string' ? body.message.slice(0, 1000) : 'warning', c.cid, c.time)
@@ -420,6 +438,10 @@ function started(s: FlowRunState, e: LogEvent, body: Record<string, unknown>, c:
   }
   const b = body as unknown as StartedBody
   const w = b.workflow
+  if (isRecord(w) && w.flowstate !== undefined) {
+    startChart(s, e, b, c)
+    return
+  }
   if (!isRecord(w) || !Array.isArray(w.steps) || !Array.isArray(w.links) || typeof b.hash !== 'string') {
     warn(s, 'a start event without a workflow definition', c.cid, c.time)
     return
@@ -567,13 +589,176 @@ function stepEvent(s: FlowRunState, t: string, id: string, def: CanonicalStep, s
   }
 }
 
-/** The view: register it as `createXSync({ views: { flowRun: flowRunView } })`. */
-export const flowRunView: View<FlowRunState> = Object.freeze({
-  name: 'flowRun',
-  version: 1,
-  initial: initialRunState,
-  reduce,
-})
+// --- statechart runs ---------------------------------------------------------------------------
+
+/**
+ * The chart engine of the view being folded. Reducers run synchronously, one event at a time, so
+ * the view sets it for the length of one `reduce` call; the helpers below read it.
+ */
+let engine: ChartEngine | undefined
+
+function startChart(s: FlowRunState, e: LogEvent, b: StartedBody, c: Ctx): void {
+  const doc = b.workflow as unknown as Record<string, unknown>
+  if (!engine || !engine.accepts(doc)) {
+    warn(s, engine ? 'a start event with a chart document this engine does not run' : 'a FlowState run: fold it with the FlowState engine (createStateFlowRuntime({ flowstate: flowStateEngine }) from stateflow/flowstate)', c.cid, c.time)
+    return
+  }
+  if (typeof b.hash !== 'string') {
+    warn(s, 'a start event without the definition hash', c.cid, c.time)
+    return
+  }
+  const input = b.input ?? null
+  const first = engine.start(doc, b.hash, input)
+  if ('problem' in first) {
+    warn(s, first.problem, c.cid, c.time)
+    return
+  }
+  s.runId = e.log
+  s.workflow = { id: String(doc.id), version: String(doc.version), hash: b.hash }
+  s.document = doc
+  s.input = input
+  s.status = 'running'
+  s.startedAt = c.time
+  if (isRecord(b.parent)) s.parent = b.parent
+  if (typeof b.idempotencyKey === 'string') s.idempotencyKey = b.idempotencyKey
+  s.chart = { value: null, output: {}, history: {}, started: {}, live: {}, events: 0 }
+  applyOutcome(s, first, c.time, '')
+}
+
+/** A signal is an event sent into the chart: its payload's fields (an object) or `{ payload }`, and `type`. */
+function signalChart(s: FlowRunState, sig: FlowSignal, c: Ctx): void {
+  if (sig.name.startsWith('xstate.')) {
+    warn(s, `signal ${JSON.stringify(sig.name).slice(0, 80)}: xstate.* events come from the runtime only`, c.cid, c.time)
+    return
+  }
+  const exposure = isRecord(s.document!.exposure) ? s.document!.exposure.events : undefined
+  if (Array.isArray(exposure) && !exposure.some((x) => x === sig.name || x === '*' || (typeof x === 'string' && x.endsWith('.*') && sig.name.startsWith(x.slice(0, -1))))) {
+    warn(s, `signal ${JSON.stringify(sig.name).slice(0, 80)} is not among the events the flow exposes`, c.cid, c.time)
+    return
+  }
+  const p = sig.payload
+  const event: ChartEvent = { ...(isRecord(p) ? p : p === null ? {} : { payload: p }), type: sig.name }
+  sig.consumedBy = 'chart'
+  sendToChart(s, event, c.time, '')
+}
+
+function sendToChart(s: FlowRunState, event: ChartEvent, time: number, cause: string): void {
+  const chart = s.chart!
+  chart.events++
+  const out = engine ? engine.send(s.document, s.workflow!.hash, s.input, chart, event) : { problem: 'no chart engine' }
+  if ('problem' in out) {
+    // The same engine gives every peer the same problem: the run ends here, on every peer.
+    stopChart(s, time)
+    s.status = 'failed'
+    s.error = { step: cause, name: 'ChartError', message: out.problem }
+    s.endedAt = time
+    return
+  }
+  applyOutcome(s, out, time, cause)
+}
+
+function stopInvocation(s: FlowRunState, key: string, time: number): void {
+  const st = s.steps[key]
+  if (!st || isEnded(st)) return
+  st.status = 'cancelled'
+  st.endedAt = time
+  const at = s.active.indexOf(key)
+  if (at >= 0) s.active.splice(at, 1)
+}
+
+function stopChart(s: FlowRunState, time: number): void {
+  for (const key of Object.values(s.chart!.live)) stopInvocation(s, key, time)
+  s.chart!.live = {}
+}
+
+function applyOutcome(s: FlowRunState, out: ChartOutcome, time: number, cause: string): void {
+  const chart = s.chart!
+  chart.value = out.value
+  chart.output = out.output
+  chart.history = out.history
+  // Invocations whose state was left (or entered again) stop.
+  const active = new Set(out.active)
+  const again = new Set(out.spawned.map((x) => x.id))
+  for (const [id, key] of Object.entries(chart.live)) {
+    if (active.has(id) && !again.has(id)) continue
+    delete chart.live[id]
+    stopInvocation(s, key, time)
+  }
+  if (out.status !== 'active') {
+    stopChart(s, time)
+    s.status = out.status === 'done' ? 'completed' : 'failed'
+    if (out.status === 'done') s.output = out.result ?? null
+    else s.error = { step: cause, name: out.error?.name ?? 'Error', message: out.error?.message ?? '' }
+    s.endedAt = time
+    return
+  }
+  const badTimers: [string, string][] = []
+  for (const sp of out.spawned) {
+    const n = (chart.started[sp.id] ?? 0) + 1
+    chart.started[sp.id] = n
+    const key = instanceKey(sp.id, n)
+    const st = newStep()
+    if (sp.key !== undefined) st.idempotencyKey = sp.key
+    s.steps[key] = st
+    chart.live[sp.id] = key
+    if (!isTimerRef(sp.src)) {
+      makeReady(s, key, sp.input, time)
+      continue
+    }
+    const until = timerUntil(sp.input, time)
+    if (typeof until === 'number') makeReady(s, key, until, time)
+    else {
+      st.attempt = 1
+      st.input = sp.input
+      badTimers.push([key, until])
+    }
+  }
+  // After every start of this step is in place, so the error event stops what it should.
+  for (const [key, message] of badTimers) if (s.status === 'running') endInvocation(s, key, 'failed', time, { error: { name: 'InputError', message, retryable: false } })
+}
+
+/** An invocation ended: its result goes into the chart as xState's done or error event. */
+function endInvocation(s: FlowRunState, key: string, status: 'succeeded' | 'failed' | 'skipped', time: number, r: { output?: unknown; error?: StepErrorBody }): void {
+  const st = s.steps[key]
+  st.status = status
+  st.endedAt = time
+  const at = s.active.indexOf(key)
+  if (at >= 0) s.active.splice(at, 1)
+  if (status === 'succeeded') st.output = r.output ?? null
+  if (r.error) st.error = r.error
+  const id = invokeIdOf(key)
+  const chart = s.chart!
+  if (chart.live[id] !== key || s.status !== 'running') return
+  delete chart.live[id]
+  const event: ChartEvent =
+    status === 'succeeded'
+      ? { type: `xstate.done.actor.${id}`, output: st.output ?? null, actorId: id }
+      : { type: `xstate.error.actor.${id}`, error: { name: r.error?.name ?? 'Error', message: r.error?.message ?? '' }, actorId: id }
+  sendToChart(s, event, time, key)
+}
+
+/**
+ * The run view with a chart engine, for FlowState runs as well as step workflows (the runtime
+ * builds its own with the engine it was given).
+ */
+export function flowRunViewWith(chartEngine?: ChartEngine): View<FlowRunState> {
+  return Object.freeze({
+    name: 'flowRun',
+    version: 1,
+    initial: initialRunState,
+    reduce: (s: FlowRunState, e: LogEvent, ctx: ViewContext): FlowRunState => {
+      engine = chartEngine
+      try {
+        return reduce(s, e, ctx)
+      } finally {
+        engine = undefined
+      }
+    },
+  })
+}
+
+/** The view: register it as `createXSync({ views: { flowRun: flowRunView } })`. Step workflows; for FlowState runs, `flowRunViewWith(flowStateEngine)`. */
+export const flowRunView: View<FlowRunState> = flowRunViewWith()
 
 /** Pure steps' and the view's helpers the scheduler shares. @internal */
 export const runViewInternals = { stepDef, incoming, outgoing, isEnded, CHILD }

@@ -18,11 +18,13 @@ import { PEER_HELLO } from '../views/event-types.js'
 import { ViewHost } from '../views/host.js'
 import { checkPlacement, validateNodeSpec, type RuntimeNodeSpec } from '../views/placement.js'
 import { systemClock, type Clock } from './clock.js'
-import { CHILD, SLEEP, WAIT, isWorkflow, type WorkflowDefinition } from './define.js'
+import { isChartDefinition, parseRef, type ChartDefinition, type ChartEngine } from './chart.js'
+import { CHILD, SLEEP, WAIT, isWorkflow, type CanonicalStep, type WorkflowDefinition } from './define.js'
 import { CancelledError, NonRetryableError, RunFailedError } from './errors.js'
 import { FLOW, SIGNAL, STEP, TIMER, type NextInputs, type StartedBody } from './events.js'
-import { flowRunView, type FlowRunState } from './run-view.js'
+import { flowRunViewWith, runViewInternals, type FlowRunState } from './run-view.js'
 import { schedule, taskKey, type Action } from './scheduler.js'
+import { compareVersions, parseRange, parseVersion, satisfies } from './semver.js'
 
 /** What an executor gets besides its input. */
 export interface StepContext {
@@ -54,11 +56,17 @@ export interface RuntimeInit {
   clock?: Clock
   /** Workflows this runtime can run when it joins a run (those it `start`s are added). */
   workflows?: WorkflowDefinition<any, any>[]
+  /**
+   * The FlowState engine (`flowStateEngine` from `stateflow/flowstate`), to start and join
+   * statechart runs; without it this runtime runs step workflows only (and keeps xState out).
+   */
+  flowstate?: ChartEngine
 }
 
 export interface StartOptions<I> {
   client: XSyncClient
-  workflow: WorkflowDefinition<I, any>
+  /** A step workflow (`defineWorkflow`) or a FlowState chart (`defineFlowState`; needs the `flowstate` engine). */
+  workflow: WorkflowDefinition<I, any> | ChartDefinition
   input: I
   /** The same key starts the same run once, whichever peer starts it. */
   idempotencyKey?: string
@@ -82,6 +90,11 @@ export interface RunHandle<O = unknown> {
 
 export interface StateFlowRuntime {
   readonly node: RuntimeNodeSpec
+  /**
+   * The executor for a step type, or for a chart's invocations: `action:payments.charge@^1` is
+   * served by an executor registered under that exact ref, else the highest
+   * `payments.charge@<version>` the range accepts, else `payments.charge`.
+   */
   register(type: string, executor: Executor): this
   /** Make a workflow known, so runs of it can be joined. */
   define(workflow: WorkflowDefinition<any, any>): this
@@ -128,6 +141,10 @@ class Runtime implements StateFlowRuntime {
   readonly clock: Clock
   readonly executors = new Map<string, Executor>()
   readonly workflows = new Map<string, WorkflowDefinition<any, any>>()
+  readonly flowstate: ChartEngine | undefined
+  /** The run view this runtime folds runs with (with its chart engine, if any). */
+  readonly view
+  private readonly resolved = new Map<string, Executor | null>()
   private readonly drivers = new Map<string, RunDriver>()
   private readonly watchers = new Set<() => void>()
   private closed = false
@@ -135,13 +152,41 @@ class Runtime implements StateFlowRuntime {
   constructor(init: RuntimeInit) {
     this.node = init.node
     this.clock = init.clock ?? systemClock
+    this.flowstate = init.flowstate
+    this.view = flowRunViewWith(init.flowstate)
     for (const w of init.workflows ?? []) this.define(w)
+  }
+
+  /** The executor for a step type or an invocation ref (see `register`), or undefined. */
+  executorFor(type: string): Executor | undefined {
+    const exact = this.executors.get(type)
+    if (exact) return exact
+    let hit = this.resolved.get(type)
+    if (hit === undefined) {
+      hit = null
+      const ref = parseRef(type)
+      if (ref) {
+        const range = parseRange(ref.range)
+        let best: { v: ReturnType<typeof parseVersion>; fn: Executor } | undefined
+        for (const [name, fn] of this.executors) {
+          const at = name.lastIndexOf('@')
+          if (at <= 0 || name.slice(0, at) !== ref.id) continue
+          const v = parseVersion(name.slice(at + 1))
+          if (!v || typeof range === 'string' || !satisfies(v, range)) continue
+          if (!best || compareVersions(v, best.v!) > 0) best = { v, fn }
+        }
+        hit = best?.fn ?? this.executors.get(ref.id) ?? null
+      }
+      this.resolved.set(type, hit)
+    }
+    return hit ?? undefined
   }
 
   register(type: string, executor: Executor): this {
     if (typeof type !== 'string' || type.length === 0) throw new InvalidArgumentError('register(type, executor): type must be a non-empty string')
     if (typeof executor !== 'function') throw new InvalidArgumentError(`register(${JSON.stringify(type)}, executor): executor must be a function`)
     this.executors.set(type, executor)
+    this.resolved.clear()
     return this
   }
 
@@ -154,7 +199,8 @@ class Runtime implements StateFlowRuntime {
   async start<I, O>(options: StartOptions<I>): Promise<RunHandle<O>> {
     if (this.closed) throw new ClosedError('runtime')
     const { client, workflow } = options
-    if (!isWorkflow(workflow)) throw new InvalidArgumentError('start({ workflow }) takes a defineWorkflow() result')
+    if (isChartDefinition(workflow)) return this.startChart(options, workflow)
+    if (!isWorkflow(workflow)) throw new InvalidArgumentError('start({ workflow }) takes a defineWorkflow() or defineFlowState() result')
     this.define(workflow)
     let input: unknown = options.input
     if (workflow.input) {
@@ -173,6 +219,27 @@ class Runtime implements StateFlowRuntime {
       const body: StartedBody = { workflow: workflow.canonical, hash: workflow.hash, input: plain(input) }
       if (key !== undefined) body.idempotencyKey = key
       if (options.parent) body.parent = options.parent
+      await driver.append(FLOW.started, body)
+    }
+    await driver.begin()
+    return driver.handle as RunHandle<O>
+  }
+
+  /** A FlowState run: the document itself goes into the start event, so any peer with the engine can follow it. */
+  private async startChart<I, O>(options: StartOptions<I>, chart: ChartDefinition): Promise<RunHandle<O>> {
+    const engine = this.flowstate
+    if (!engine || !engine.accepts(chart.canonical)) throw new InvalidArgumentError(`start(${chart.id}): FlowState runs need the engine: createStateFlowRuntime({ node, flowstate: flowStateEngine }) with flowStateEngine from 'stateflow/flowstate'`)
+    const input = plain(options.input)
+    const problem = engine.checkInput?.(chart.canonical, input)
+    if (problem !== undefined) throw new InvalidArgumentError(`input of ${chart.id}: ${problem}`)
+    const key = options.idempotencyKey
+    if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > 1024)) throw new InvalidArgumentError('idempotencyKey must be a non-empty string (≤ 1024)')
+    const runId = key !== undefined ? runIdFor(chart.hash, key) : `run-${toHex(randomSeed()).slice(0, 40)}`
+    const driver = this.driver(options.client, options.client.log(runId))
+    const already = key !== undefined && (await driver.state()).status !== 'pending'
+    if (!already) {
+      const body: StartedBody = { workflow: chart.canonical as never, hash: chart.hash, input }
+      if (key !== undefined) body.idempotencyKey = key
       await driver.append(FLOW.started, body)
     }
     await driver.begin()
@@ -261,7 +328,7 @@ class RunDriver {
     private readonly log: Log,
   ) {
     const self = this
-    this.host = new ViewHost(log, client.store, flowRunView)
+    this.host = new ViewHost(log, client.store, rt.view)
     this.handle = {
       id: log.id,
       snapshot: () => this.state(),
@@ -269,6 +336,14 @@ class RunDriver {
       result: () => this.result(),
       async signal(name: string, payload?: unknown) {
         if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('signal(name) needs a name')
+        const exposed = await self.read((s) => {
+          if (!s.chart) return undefined
+          if (name.startsWith('xstate.')) return 'xstate.* events come from the runtime only'
+          const events = (s.document?.exposure as { events?: unknown } | undefined)?.events
+          const ok = !Array.isArray(events) || events.some((x) => x === name || x === '*' || (typeof x === 'string' && x.endsWith('.*') && name.startsWith(x.slice(0, -1))))
+          return ok ? undefined : `the flow does not expose ${JSON.stringify(name)} (exposure.events)`
+        })
+        if (exposed !== undefined) throw new InvalidArgumentError(`signal ${name}: ${exposed}`)
         const hash = await self.read((s) => s.workflow?.hash)
         const def = hash ? self.rt.workflows.get(hash) : undefined
         // Typed signals: a wait step for this name with a schema checks the payload here.
@@ -373,13 +448,13 @@ class RunDriver {
   private pass(s: FlowRunState): void {
     const def = s.workflow ? this.rt.workflows.get(s.workflow.hash) : undefined
     this.abortStale(s)
-    if (!def) return
+    if (!def && !s.chart) return
     const now = this.rt.clock.now()
     const plan = schedule(def, s, {
       did: this.client.did,
       node: this.rt.node,
       now,
-      canRun: (type) => this.rt.executors.has(type),
+      canRun: (type) => this.rt.executorFor(type) !== undefined,
       running: new Set(this.running.keys()),
     })
     for (const a of plan.actions) this.act(def, s, a)
@@ -421,7 +496,7 @@ class RunDriver {
     return this.append('stateflow.warning', { message: message.slice(0, 1000) }).then(() => undefined, () => undefined)
   }
 
-  private act(def: WorkflowDefinition, s: FlowRunState, a: Action): void {
+  private act(def: WorkflowDefinition | undefined, s: FlowRunState, a: Action): void {
     const st = 'step' in a ? (a.kind !== 'set-timer' && a.kind !== 'fire-timer' && a.kind !== 'consume-signal' && a.kind !== 'time-out-wait' && a.compensate ? s.compensations[a.step] : s.steps[a.step]) : undefined
     switch (a.kind) {
       case 'claim':
@@ -442,11 +517,12 @@ class RunDriver {
         return this.once(`timer.set|${a.step}`, () => this.append(TIMER.set, { step: a.step, until: a.until }))
       case 'fire-timer':
         return this.once(`timer.fired|${a.step}`, async () => {
-          const next = this.nextInputs(def, a.step, st?.input ?? null)
-          await this.append(TIMER.fired, { step: a.step, ...(next.ok ? { next: next.next } : {}) })
+          const next = def ? this.nextInputs(def, a.step, st?.input ?? null) : undefined
+          await this.append(TIMER.fired, { step: a.step, ...(next?.ok ? { next: next.next } : {}) })
         })
       case 'consume-signal':
         return this.once(`signal|${a.step}|${a.signal}`, async () => {
+          if (!def) return
           const next = this.nextInputs(def, a.step, a.payload)
           await this.append(STEP.succeeded, { step: a.step, attempt: 1, signal: a.signal, output: a.payload, ...(next.ok ? { next: next.next } : {}) })
         })
@@ -474,13 +550,18 @@ class RunDriver {
     }
   }
 
-  private execute(def: WorkflowDefinition, s: FlowRunState, a: Extract<Action, { kind: 'execute' }>): void {
+  private execute(def: WorkflowDefinition | undefined, s: FlowRunState, a: Extract<Action, { kind: 'execute' }>): void {
     const key = taskKey(a.step, a.attempt, a.compensate)
     if (this.running.has(key) || this.done.has(`exec|${key}|${a.claim ?? '-'}`)) return
+    // The step as data (a chart's invocations have no definition object), and the definition's
+    // own step where there is one (schemas, a child workflow).
+    const canon: CanonicalStep | undefined = runViewInternals.stepDef(s, a.step)
+    if (!canon) return
     this.done.add(`exec|${key}|${a.claim ?? '-'}`)
     const controller = new AbortController()
     this.running.set(key, controller)
-    const step = def.steps[a.step]
+    const step = def?.steps[a.step]
+    const chartKey = s.chart ? s.steps[a.step]?.idempotencyKey : undefined
     const ref = { step: a.step, attempt: a.attempt, ...(a.compensate ? { compensate: true } : {}), ...(a.claim ? { claim: a.claim } : {}) }
     let timedOut = false
     let cancelTimer: (() => void) | undefined
@@ -505,22 +586,22 @@ class RunDriver {
         }
         // `started` marks that the effect may have happened: after a restart, such a step is
         // not run again under the same token. A pure step may simply run again: no marker.
-        if (a.compensate || step.sideEffects.kind === 'effectful') await this.append(STEP.started, ref)
+        if (a.compensate || canon.sideEffects.kind === 'effectful') await this.append(STEP.started, ref)
       }
       // A copy: the input is part of the live fold, which user code must not change.
       let input = structuredClone(a.input)
-      if (step.input && !a.compensate) {
+      if (step?.input && !a.compensate) {
         const r = step.input.safeParse(input)
         if (!r.success) throw new NonRetryableError(`input of step ${a.step}: ${r.error.message}`)
         input = r.data
       }
-      const executor = a.compensate ? this.rt.executors.get(step.compensate!) : step.type === CHILD ? this.childExecutor(step.workflow!) : this.rt.executors.get(step.type)
-      if (!executor) throw new NonRetryableError(`no executor for ${a.compensate ? step.compensate : step.type}`)
+      const executor = a.compensate ? this.rt.executorFor(canon.compensate!) : canon.type === CHILD && step?.workflow ? this.childExecutor(step.workflow) : this.rt.executorFor(canon.type)
+      if (!executor) throw new NonRetryableError(`no executor for ${a.compensate ? canon.compensate : canon.type}`)
       const ctx: StepContext = {
         runId: this.log.id,
         stepId: a.step,
         attempt: a.attempt,
-        idempotencyKey: `${this.log.id}/${a.step}${a.compensate ? '/compensate' : ''}/${a.attempt}`,
+        idempotencyKey: chartKey ?? `${this.log.id}/${a.step}${a.compensate ? '/compensate' : ''}/${a.attempt}`,
         ...(a.claim ? { fencingToken: a.claim } : {}),
         signal: controller.signal,
         compensating: a.compensate,
@@ -530,10 +611,11 @@ class RunDriver {
           warn: (message) => this.warn(message),
         },
       }
-      if (step.timeoutMs !== undefined && !a.compensate) {
-        cancelTimer = this.rt.clock.setTimer(step.timeoutMs, () => {
+      const timeoutMs = canon.timeoutMs
+      if (timeoutMs !== null && !a.compensate) {
+        cancelTimer = this.rt.clock.setTimer(timeoutMs, () => {
           timedOut = true
-          controller.abort(new Error(`step ${a.step} timed out after ${step.timeoutMs} ms`))
+          controller.abort(new Error(`step ${a.step} timed out after ${timeoutMs} ms`))
         })
       }
       const aborted = new Promise<never>((_, reject) => {
@@ -543,16 +625,17 @@ class RunDriver {
       aborted.catch(() => undefined)
       let output = await Promise.race([Promise.resolve().then(() => executor(ctx, input)), aborted])
       if (controller.signal.aborted) throw controller.signal.reason
-      if (step.output && !a.compensate) {
+      if (step?.output && !a.compensate) {
         const r = step.output.safeParse(output)
         if (!r.success) throw new NonRetryableError(`output of step ${a.step}: ${r.error.message}`)
         output = r.data
       }
       const stored = plain(output)
-      const next = a.compensate ? ({ ok: true, next: {} } as const) : this.nextInputs(def, a.step, stored)
+      // A chart takes the result as an event; a step workflow's links decide what follows.
+      const next = a.compensate || !def ? ({ ok: true, next: {} } as const) : this.nextInputs(def, a.step, stored)
       if (!next.ok) throw new NonRetryableError(`a link out of ${a.step} threw: ${next.error.message}`)
-      const result = this.append(STEP.succeeded, { ...ref, output: stored, ...(a.compensate ? {} : { next: next.next }) })
-      if (!a.compensate) this.claimAhead(def, a.step, next.next)
+      const result = this.append(STEP.succeeded, { ...ref, output: stored, ...(a.compensate || !def ? {} : { next: next.next }) })
+      if (!a.compensate && def) this.claimAhead(def, a.step, next.next)
       await result
     }
     void run()
@@ -567,7 +650,7 @@ class RunDriver {
         if (timedOut) return void (await this.append(STEP.timedOut, ref).catch(() => undefined))
         // Aborted because the log moved on (cancel, takeover): nothing to record.
         if (controller.signal.aborted) return
-        await this.append(STEP.failed, { ...ref, error: errorOf(err, step.retry?.nonRetryable ?? []) }).catch(() => undefined)
+        await this.append(STEP.failed, { ...ref, error: errorOf(err, canon.retry.nonRetryable) }).catch(() => undefined)
       })
       .finally(() => {
         cancelTimer?.()
@@ -590,7 +673,7 @@ class RunDriver {
       if (!d || d.type === SLEEP || d.type === WAIT || d.type === CHILD) continue
       if (d.claim.mode !== 'lease' && !(d.claim.mode === 'authority' && (d.claim.authority === this.client.did || d.claim.authority === this.rt.node.id))) continue
       if (def.links.filter((l) => l.to === to).length !== 1) continue
-      if (!this.rt.executors.has(d.type) || (d.placement && !checkPlacement(d.placement, this.rt.node).ok)) continue
+      if (!this.rt.executorFor(d.type) || (d.placement && !checkPlacement(d.placement, this.rt.node).ok)) continue
       const key = `claim|${taskKey(to, 1, false)}|-|-`
       if (this.done.has(key)) continue
       this.done.add(key)

@@ -44,13 +44,14 @@ export function taskKey(step: string, attempt: number, compensate: boolean): str
   return compensate ? `${step}/compensate/${attempt}` : `${step}/${attempt}`
 }
 
-export function schedule(def: WorkflowDefinition, s: FlowRunState, self: SchedulerSelf): Schedule {
+/** `def` is the step workflow's definition (unused by the plan itself); a chart run has none. */
+export function schedule(_def: WorkflowDefinition | undefined, s: FlowRunState, self: SchedulerSelf): Schedule {
   const actions: Action[] = []
   let wakeAt: number | undefined
   const at = (t: number): void => {
     if (t > self.now && (wakeAt === undefined || t < wakeAt)) wakeAt = t
   }
-  if (s.definition === null) return { actions }
+  if (s.definition === null && !s.chart) return { actions }
   if (s.status === 'completed' || s.status === 'failed') {
     if (!s.endRecorded) actions.push({ kind: 'record-end' })
     return { actions }

@@ -102,7 +102,7 @@ describe('build - browser bundle', () => {
       logLevel: 'silent',
     })
     const inputs = Object.keys(result.metafile!.inputs)
-    const mustNotAppear = ['better-sqlite3', 'node:fs', 'node:net', 'node:http', 'node:crypto', '/ws/', 'libp2p', 'sqlite-store', 'fs-store', 'websocket-server', 'http-node', '@automerge', 'doc-view', 'node_modules/zod']
+    const mustNotAppear = ['better-sqlite3', 'node:fs', 'node:net', 'node:http', 'node:crypto', '/ws/', 'libp2p', 'sqlite-store', 'fs-store', 'websocket-server', 'http-node', '@automerge', 'doc-view', 'node_modules/zod', 'node_modules/xstate', 'flow/flowstate/']
     for (const bad of mustNotAppear) expect(inputs.filter((i) => i.includes(bad)), bad).toEqual([])
     const code = result.outputFiles[0].contents
     expect(new TextDecoder().decode(code)).not.toMatch(/from\s*["']node:/)
@@ -113,11 +113,13 @@ describe('build - browser bundle', () => {
     // ~71 KB with the workflow engine (definitions, run view, scheduler, runtime; zod stays out:
     // schemas are the user's, used through their own methods), ~77 KB with the definition registry
     // (RFC 8785 canonical JSON, a semver range matcher, signed manifests: ~4.4 KB gzip; its bucket
-    // files are the Node-only `registry-fs`).
+    // files are the Node-only `registry-fs`), ~80 KB with statechart runs (the run view's chart
+    // mode and invocation steps, executor refs by semver range: ~3 KB; xState and the FlowState
+    // engine stay out, in `stateflow/flowstate`).
     // Re-measure: run this test and read the size it prints; raise the ceiling only for code
     // that earns it.
     const gz = gzipSync(code).length
     console.log(`browser bundle: ${code.length} bytes minified, ${gz} bytes gzip`)
-    expect(gz).toBeLessThan(80_000)
+    expect(gz).toBeLessThan(84_000)
   })
 })
