@@ -28,6 +28,10 @@ export interface ChartState {
   live: Record<string, string>
   /** Events sent into the chart so far (signals, results, timers). */
   events: number
+  /** Action refs the chart has run so far (entry, exit and transition actions). */
+  actions: number
+  /** The chart ended while actions it ran were still under way: how the run ends once they have. */
+  finished?: { status: 'done' | 'error'; result?: unknown; error?: { name: string; message: string }; cause: string }
 }
 
 /** What one step of a chart gives: its new state, what it started, and whether it ended. */
@@ -40,6 +44,8 @@ export interface ChartOutcome {
    * `key` is the idempotency key its `idempotencyKey` bindings give (`<invokeId>/<canonical JSON>`).
    */
   spawned: { id: string; src: string; input: unknown; key?: string }[]
+  /** Action refs (entry, exit, transition actions) this step ran, in order, with their input bound. */
+  actions: { ref: string; input: unknown }[]
   /** Invoke ids whose states are active after this step (a live one not listed has stopped). */
   active: string[]
   status: 'active' | 'done' | 'error'
@@ -85,6 +91,43 @@ export function instanceKey(invokeId: string, n: number): string {
 export function invokeIdOf(key: string): string {
   const at = key.lastIndexOf('#')
   return at < 0 ? key : key.slice(0, at)
+}
+
+// Step definitions of action refs, by ref.
+const actionSteps = new Map<string, CanonicalStep>()
+
+/**
+ * The step an action ref (an entry, exit or transition action) runs as: fire and forget, as in
+ * xState (nothing goes back into the chart), so failures retry by the default policy and a last
+ * failure is a warning, not an event the chart handles.
+ */
+export function actionStepDef(ref: string): CanonicalStep {
+  let d = actionSteps.get(ref)
+  if (!d) {
+    d = {
+      id: ref,
+      type: ref,
+      sideEffects: { kind: 'effectful', idempotencyRequired: true },
+      claim: { mode: 'lease' },
+      placement: null,
+      retry: { maxAttempts: 3, initialIntervalMs: 1000, backoffCoefficient: 2, maxIntervalMs: 60_000, jitter: 0.2, nonRetryable: [] },
+      timeoutMs: null,
+      compensate: null,
+      sleep: null,
+      signal: null,
+      child: null,
+      input: null,
+      output: null,
+    }
+    if (actionSteps.size > 1024) actionSteps.clear()
+    actionSteps.set(ref, d)
+  }
+  return d
+}
+
+/** The step key of the n-th action a chart ran (`tickets.append!3`). */
+export function actionKey(ref: string, n: number): string {
+  return `${parseRef(ref)?.id ?? 'action'}!${n}`
 }
 
 interface InvokeData {

@@ -14,7 +14,7 @@ import { decideClaim, fits, type AnnouncedPeer, type ClaimRules, type Decision }
 import { PEER_BYE, PEER_HELLO } from '../views/event-types.js'
 import { nodeSpecProblem, normalizeNodeSpec, type RuntimeNodeSpec } from '../views/placement.js'
 import type { View, ViewContext } from '../views/view.js'
-import { chartStepDef, instanceKey, invokeIdOf, isTimerRef, timerUntil, type ChartEngine, type ChartEvent, type ChartOutcome, type ChartState } from './chart.js'
+import { actionKey, actionStepDef, chartStepDef, instanceKey, invokeIdOf, isTimerRef, timerUntil, type ChartEngine, type ChartEvent, type ChartOutcome, type ChartState } from './chart.js'
 import { CHILD, SLEEP, WAIT, type CanonicalStep, type CanonicalWorkflow } from './define.js'
 import { FLOW, SIGNAL, STEP, TIMER, WARNING, type NextInputs, type StartedBody, type StepErrorBody } from './events.js'
 
@@ -68,6 +68,8 @@ export interface StepRunState {
   timerSet?: boolean
   /** A chart invocation's idempotency key, from its `idempotencyKey` bindings. */
   idempotencyKey?: string
+  /** A chart's action (entry, exit or transition action): the ref it runs. */
+  ref?: string
 }
 
 export interface FlowSignal {
@@ -155,7 +157,10 @@ function graph(def: CanonicalWorkflow): Graph {
 }
 
 function stepDef(s: FlowRunState, id: string): CanonicalStep | undefined {
-  if (s.chart) return chartStepDef(s.document, id)
+  if (s.chart) {
+    const ref = s.steps[id]?.ref
+    return ref !== undefined ? actionStepDef(ref) : chartStepDef(s.document, id)
+  }
   return s.definition ? graph(s.definition).byId.get(id) : undefined
 }
 
@@ -621,7 +626,7 @@ function startChart(s: FlowRunState, e: LogEvent, b: StartedBody, c: Ctx): void 
   s.startedAt = c.time
   if (isRecord(b.parent)) s.parent = b.parent
   if (typeof b.idempotencyKey === 'string') s.idempotencyKey = b.idempotencyKey
-  s.chart = { value: null, output: {}, history: {}, started: {}, live: {}, events: 0 }
+  s.chart = { value: null, output: {}, history: {}, started: {}, live: {}, events: 0, actions: 0 }
   applyOutcome(s, first, c.time, '')
 }
 
@@ -644,6 +649,8 @@ function signalChart(s: FlowRunState, sig: FlowSignal, c: Ctx): void {
 
 function sendToChart(s: FlowRunState, event: ChartEvent, time: number, cause: string): void {
   const chart = s.chart!
+  // Ended, waiting only for the actions it ran: it takes no more events.
+  if (chart.finished) return
   chart.events++
   const out = engine ? engine.send(s.document, s.workflow!.hash, s.input, chart, event) : { problem: 'no chart engine' }
   if ('problem' in out) {
@@ -684,12 +691,18 @@ function applyOutcome(s: FlowRunState, out: ChartOutcome, time: number, cause: s
     delete chart.live[id]
     stopInvocation(s, key, time)
   }
+  // The actions this step ran: each a step of its own, fire and forget.
+  for (const act of out.actions) {
+    const key = actionKey(act.ref, ++chart.actions)
+    const st = newStep()
+    st.ref = act.ref
+    s.steps[key] = st
+    makeReady(s, key, act.input, time)
+  }
   if (out.status !== 'active') {
     stopChart(s, time)
-    s.status = out.status === 'done' ? 'completed' : 'failed'
-    if (out.status === 'done') s.output = out.result ?? null
-    else s.error = { step: cause, name: out.error?.name ?? 'Error', message: out.error?.message ?? '' }
-    s.endedAt = time
+    chart.finished = { status: out.status, cause, ...(out.status === 'done' ? { result: out.result ?? null } : { error: out.error ?? { name: 'Error', message: '' } }) }
+    finishChart(s, time)
     return
   }
   const badTimers: [string, string][] = []
@@ -717,6 +730,16 @@ function applyOutcome(s: FlowRunState, out: ChartOutcome, time: number, cause: s
   for (const [key, message] of badTimers) if (s.status === 'running') endInvocation(s, key, 'failed', time, { error: { name: 'InputError', message, retryable: false } })
 }
 
+/** The chart ended: the run ends with it once the actions it ran have ended too. */
+function finishChart(s: FlowRunState, time: number): void {
+  const f = s.chart!.finished
+  if (!f || s.status !== 'running' || s.active.length > 0) return
+  s.status = f.status === 'done' ? 'completed' : 'failed'
+  if (f.status === 'done') s.output = f.result ?? null
+  else s.error = { step: f.cause, name: f.error?.name ?? 'Error', message: f.error?.message ?? '' }
+  s.endedAt = time
+}
+
 /** An invocation ended: its result goes into the chart as xState's done or error event. */
 function endInvocation(s: FlowRunState, key: string, status: 'succeeded' | 'failed' | 'skipped', time: number, r: { output?: unknown; error?: StepErrorBody }): void {
   const st = s.steps[key]
@@ -726,6 +749,12 @@ function endInvocation(s: FlowRunState, key: string, status: 'succeeded' | 'fail
   if (at >= 0) s.active.splice(at, 1)
   if (status === 'succeeded') st.output = r.output ?? null
   if (r.error) st.error = r.error
+  if (st.ref !== undefined) {
+    // An action: nothing goes back into the chart.
+    if (status === 'failed') warn(s, `action ${st.ref} (${key}) failed: ${r.error?.name ?? 'Error'}: ${r.error?.message ?? ''}`.slice(0, 1000), null, time)
+    finishChart(s, time)
+    return
+  }
   const id = invokeIdOf(key)
   const chart = s.chart!
   if (chart.live[id] !== key || s.status !== 'running') return

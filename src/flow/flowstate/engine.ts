@@ -19,7 +19,10 @@ import { canonicalJson } from '../canonical-json.js'
 import { evaluateBindings } from './bindings.js'
 import { safeDefineFlowState } from './define.js'
 import { flowStateMachine } from './machine.js'
-import { FLOWSTATE_VERSION, type FlowStateDocument, type FlowStateNode, type Invoke, type Json } from './types.js'
+import { FLOWSTATE_VERSION, type FlowStateDocument, type FlowStateNode, type Bindings, type Invoke, type Json } from './types.js'
+
+/** An action that is a ref (an effect for an executor), not one of xState's built-ins. */
+const REF = /^(action|service):/
 
 interface Loaded {
   machine: AnyStateMachine
@@ -148,6 +151,13 @@ function outcome(l: Loaded, snap: AnyMachineSnapshot, actions: readonly { type: 
     }
     spawned.push(sp)
   }
+  const ran: ChartOutcome['actions'] = []
+  for (const a of actions) {
+    if (!REF.test(a.type)) continue
+    const params = a.params as Bindings | undefined
+    const bound = params === undefined ? null : evaluateBindings(params, { input, event, output: context.output ?? {} })
+    ran.push({ ref: a.type, input: bound === undefined ? null : bound })
+  }
   const active: string[] = []
   activeInvokes(l.doc, snap.value, active)
   const out: ChartOutcome = {
@@ -155,6 +165,7 @@ function outcome(l: Loaded, snap: AnyMachineSnapshot, actions: readonly { type: 
     output: { ...(context.output ?? {}) },
     history: historyOut(snap.historyValue as Record<string, StateNodeLike[]>),
     spawned,
+    actions: ran,
     active,
     status: snap.status === 'done' ? 'done' : snap.status === 'error' ? 'error' : 'active',
   }

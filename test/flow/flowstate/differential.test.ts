@@ -38,6 +38,18 @@ function refsOf(node: FlowStateNode | FlowStateDefinition['canonical'], out = ne
   return out
 }
 
+/** The action refs a chart runs on entry, exit and transitions (fire and forget). */
+function actionRefsOf(def: FlowStateDefinition): Set<string> {
+  const out = new Set<string>()
+  const walk = (x: unknown, key = ''): void => {
+    if (Array.isArray(x)) x.forEach((v) => walk(v, key))
+    else if (typeof x === 'string' && (key === 'actions' || key === 'entry' || key === 'exit') && x.startsWith('action:')) out.add(x)
+    else if (x && typeof x === 'object') for (const [k, v] of Object.entries(x)) walk(v, k === 'action' ? key : k)
+  }
+  walk(def.canonical)
+  return out
+}
+
 /** Every event name a chart handles, with wildcards made concrete. */
 function eventsOf(node: FlowStateNode | FlowStateDefinition['canonical'], out = new Set<string>()): Set<string> {
   for (const ev of Object.keys(node.on ?? {})) out.add(ev === '*' ? 'ANYTHING' : ev.endsWith('.*') ? `${ev.slice(0, -2)}.x` : ev)
@@ -70,11 +82,14 @@ class Pair {
   clock!: VirtualClock
   pending = new Pending()
   log: string[] = []
+  actionsRun: string[] = []
+  actorActions: string[] = []
 
   constructor(readonly def: FlowStateDefinition) {}
 
   async start(input: unknown): Promise<void> {
-    this.actor = createActor(flowStateMachine(this.def), { input })
+    const actions = Object.fromEntries([...actionRefsOf(this.def)].map((ref) => [ref, () => void this.actorActions.push(ref)]))
+    this.actor = createActor(flowStateMachine(this.def, { actions }), { input })
     // An unhandled invocation error ends the actor in status 'error': observed, not thrown.
     this.actor.subscribe({ error: () => undefined })
     this.actor.start()
@@ -82,6 +97,7 @@ class Pair {
     const client = await createXSync({ now: this.clock.now })
     this.runtime = createStateFlowRuntime({ node: { id: 'n1', kind: 'server', capabilities: ['payments'] }, clock: this.clock, flowstate: flowStateEngine })
     for (const id of refsOf(this.def.canonical)) this.runtime.register(id, this.pending.executor)
+    for (const ref of actionRefsOf(this.def)) this.runtime.register(ref, (ctx) => (this.actionsRun.push(ctx.stepId), null))
     closers.push(() => client.close(), () => this.runtime.close())
     this.run = await this.runtime.start({ client, workflow: this.def, input })
     await this.settle()
@@ -93,7 +109,8 @@ class Pair {
       const s = await this.run.snapshot()
       if (s.status !== 'running') return s
       const live = Object.values(s.chart!.live)
-      const quiet = live.every((key) => {
+      const actionsUnderWay = s.active.some((key) => s.steps[key].ref !== undefined)
+      const quiet = !actionsUnderWay && live.every((key) => {
         const st = s.steps[key]
         if (st.status === 'sleeping') return true
         if (this.pending.calls.has(key)) return true
@@ -160,6 +177,13 @@ class Pair {
     expect(s.status, where).toBe(status)
     expect(s.chart!.output, where).toEqual(a.context.output)
     if (a.status === 'done') expect(s.output, where).toEqual(a.output ?? null)
+    // The same actions, in the same order, each run once.
+    const runActions = Object.entries(s.steps)
+      .filter(([, st]) => st.ref !== undefined)
+      .sort(([x], [y]) => Number(x.split('!')[1]) - Number(y.split('!')[1]))
+    expect(runActions.map(([, st]) => st.ref), where).toEqual(this.actorActions)
+    expect(runActions.every(([, st]) => st.status === 'succeeded'), where).toBe(true)
+    expect([...this.actionsRun].sort(), where).toEqual(runActions.map(([k]) => k).sort())
   }
 }
 

@@ -173,6 +173,37 @@ describe('a FlowState run on one node', () => {
   })
 })
 
+describe('FlowState runs: entry, exit and transition actions', () => {
+  it('run once each as steps, with their input bound; the run ends after they have; a failing one is a warning', async () => {
+    const { clock, client, runtime } = await setup()
+    const calls: { ref: string; input: unknown; key: string }[] = []
+    runtime.register('audit.log', (ctx, input) => void calls.push({ ref: 'audit.log', input, key: ctx.stepId }))
+    runtime.register('mail.send@1.0.0', (ctx, input) => {
+      calls.push({ ref: 'mail.send', input, key: ctx.stepId })
+      throw new Error('smtp down')
+    })
+    const flow = defineFlowState({
+      id: 'test.actions',
+      version: '1.0.0',
+      initial: 'a',
+      states: {
+        a: { entry: [{ action: 'action:audit.log@^1', input: { who: '$.input.user', kind: { const: 'enter' } } }], on: { GO: { target: 'b', actions: ['action:mail.send@^1'] } } },
+        b: { type: 'final', entry: ['action:audit.log@^1'], output: { user: '$.input.user' } },
+      },
+    })
+    const run = await runtime.start({ client, workflow: flow, input: { user: 'ada' } })
+    await run.signal('GO')
+    const s = await until(run, clock, (x) => x.status !== 'running', 500)
+    expect(s.status).toBe('completed')
+    expect(await run.result()).toEqual({ user: 'ada' })
+    expect(calls.filter((c) => c.ref === 'audit.log').map((c) => [c.key, c.input])).toEqual([['audit.log!1', { who: 'ada', kind: 'enter' }], ['audit.log!3', null]])
+    // The failing action retried by the default policy (3 attempts), then was recorded.
+    expect(calls.filter((c) => c.ref === 'mail.send')).toHaveLength(3)
+    expect(s.steps['mail.send!2']).toMatchObject({ status: 'failed', attempt: 3, ref: 'action:mail.send@^1' })
+    expect(s.warnings.map((w) => w.message)).toContainEqual(expect.stringMatching(/action action:mail\.send@\^1 \(mail\.send!2\) failed: Error: smtp down/))
+  })
+})
+
 describe('FlowState runs: bad input', () => {
   it('refuses input that does not fit the inputSchema, and appends nothing', async () => {
     const { client, runtime } = await setup()
