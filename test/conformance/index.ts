@@ -19,14 +19,17 @@ export function prng(seed: number): () => number {
   }
 }
 
+// The suites also run in Chromium (test/browser), where there is no process.
+const env: Record<string, string | undefined> = typeof process !== 'undefined' ? process.env : {}
+
 /** The seed for a randomized test: STATEFLOW_SEED replays one, otherwise a fresh one. */
 export function testSeed(): number {
-  const fixed = process.env.STATEFLOW_SEED
-  return fixed !== undefined ? Number(fixed) : (Date.now() ^ (process.pid << 8)) >>> 0
+  const fixed = env.STATEFLOW_SEED
+  return fixed !== undefined ? Number(fixed) : (Date.now() ^ ((typeof process !== 'undefined' ? process.pid : 1) << 8)) >>> 0
 }
 
 /** Long runs under `npm run test:extensive`, short ones in `npm test`. */
-export const EXTENSIVE = process.env.STATEFLOW_EXTENSIVE === '1'
+export const EXTENSIVE = env.STATEFLOW_EXTENSIVE === '1'
 
 /**
  * Wait until `pred()` holds, polling every few ms; fail with `what` after `ms`. Tests assert on
