@@ -16,13 +16,20 @@ export function commandWords(argv: readonly string[]): { words: string[]; rest: 
   return { words: argv.slice(0, i), rest: argv.slice(i) }
 }
 
-/** Parse flags against a spec. `-h` is `--help`. A bare `--` or a positional is an error. */
-export function parseFlags(args: readonly string[], spec: FlagSpec, command: string): Flags {
+/**
+ * Parse flags against a spec. `-h` is `--help`. A bare `--` is an error, and so is a positional
+ * unless the command takes them: then they are appended to `positionals`, in order.
+ */
+export function parseFlags(args: readonly string[], spec: FlagSpec, command: string, positionals?: string[]): Flags {
   const flags: Flags = {}
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]
     if (arg === '-h') {
       flags.help = true
+      continue
+    }
+    if (positionals && !arg.startsWith('-')) {
+      positionals.push(arg)
       continue
     }
     if (!arg.startsWith('--') || arg === '--') {

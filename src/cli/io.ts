@@ -13,9 +13,11 @@ export interface Output {
 /**
  * Exit codes, shared by every command:
  * - 0: done, nothing wrong (forks are listed but are evidence, not corruption);
- * - 1: an integrity problem was found (verify), an event could not be decoded (export), or the
- *   demo's run did not complete or its peers disagree (demo);
- * - 2: usage: unknown command or flag, missing argument, store or log that does not exist;
+ * - 1: an integrity problem was found (verify), an event could not be decoded (export), the
+ *   demo's run did not complete or its peers disagree (demo), or a FlowState file has errors
+ *   (flow; lint warnings too with --strict);
+ * - 2: usage: unknown command or flag, missing argument, store or log that does not exist, a
+ *   file that cannot be read;
  * - 3: `audit verify --strict` found forks and nothing worse.
  */
 export const EXIT_OK = 0

@@ -7,13 +7,16 @@ import { auditExport } from './audit-export.js'
 import { auditInspect } from './audit-inspect.js'
 import { auditVerify } from './audit-verify.js'
 import { demo } from './demo.js'
+import { flowCompile, flowDiff, flowFromXState, flowLint, flowMermaid } from './flow.js'
 import { StateFlowError } from '../errors.js'
 import { EXIT_INTEGRITY, EXIT_OK, EXIT_USAGE, UsageError, usageExit, withoutCode, type Output } from './io.js'
 
 interface Command {
   flags: FlagSpec
+  /** Names of the positional arguments the command requires (none if absent). */
+  args?: readonly string[]
   usage: string
-  run(flags: Record<string, string | boolean | undefined>, io: Output): Promise<number>
+  run(flags: Record<string, string | boolean | undefined>, io: Output, args: readonly string[]): Promise<number>
 }
 
 const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined)
@@ -109,6 +112,88 @@ links {"/":"<cid>"}.
 Exit: 0 done, 1 some event did not decode, 2 usage or missing store/log.`,
     run: (f, io) => auditExport({ store: requireFlag(f, 'store', 'stateflow audit export'), log: requireFlag(f, 'log', 'stateflow audit export') }, io),
   },
+  'flow lint': {
+    flags: { json: 'boolean', strict: 'boolean' },
+    args: ['file'],
+    usage: `Usage: stateflow flow lint <file> [--json] [--strict]
+
+Check a FlowState definition: every error defineFlowState finds, and lint warnings for
+alternatives to the canonical shape (SHORTHAND, REDUNDANT, GUARD_SHAPE, TARGET_SHAPE) and for
+structure (UNREACHABLE states, DEAD_END states nothing leaves, invokes without onError:
+UNHANDLED_ERROR). A document in canonical form has no shape warnings.
+
+Prints one line per finding, '<path>: <severity> <CODE> <message>', the path into the
+definition (states.a.on.GO[0].target).
+
+  <file>    FlowState JSON (authoring or canonical form), or SCXML (.scxml, .xml)
+  --json    one JSON document instead of text
+  --strict  exit 1 on warnings too
+
+Exit: 0 no errors (warnings alone), 1 errors (or warnings with --strict), or a file that is not
+JSON/SCXML, 2 usage or unreadable file.`,
+    run: (f, io, [file]) => flowLint({ file, json: f.json === true, strict: f.strict === true }, io),
+  },
+  'flow diff': {
+    flags: { json: 'boolean' },
+    args: ['a', 'b'],
+    usage: `Usage: stateflow flow diff <a> <b> [--json]
+
+Compare two FlowState definitions by meaning, not text: both are defined first, so an
+authoring form and its canonical form are equal. One line per change,
+'<added|removed|changed> <flow|state|transition|action|invoke> <path>: <detail>'; transitions
+are matched per (state, event) by target and guard, then by position; entry/exit actions as
+sets of refs; invokes by id. No output when they are the same.
+
+  <a> <b>  FlowState JSON (authoring or canonical form), or SCXML (.scxml, .xml)
+  --json   one JSON document { a, b, changes } instead of text
+
+Exit: 0 compared (also when there are changes), 1 a file is not a valid definition,
+2 usage or unreadable file.`,
+    run: (f, io, [a, b]) => flowDiff({ a, b, json: f.json === true }, io),
+  },
+  'flow compile': {
+    flags: { to: 'string' },
+    args: ['file'],
+    usage: `Usage: stateflow flow compile <file> --to xstate|scxml|json
+
+Print a FlowState definition as:
+  xstate  the xState v5 machine config (JSON, functions left out; see flowStateMachine)
+  scxml   W3C SCXML 1.0
+  json    the canonical RFC 8785 JSON the registry signs
+
+  <file>  FlowState JSON (authoring or canonical form), or SCXML (.scxml, .xml)
+
+Exit: 0 printed, 1 not a valid definition (each issue on stderr with its path), 2 usage or
+unreadable file.`,
+    run: (f, io, [file]) => flowCompile({ file, to: requireFlag(f, 'to', 'stateflow flow compile') }, io),
+  },
+  'flow mermaid': {
+    flags: {},
+    args: ['file'],
+    usage: `Usage: stateflow flow mermaid <file>
+
+Print a FlowState definition as a Mermaid stateDiagram-v2.
+
+  <file>  FlowState JSON (authoring or canonical form), or SCXML (.scxml, .xml)
+
+Exit: 0 printed, 1 not a valid definition (each issue on stderr with its path), 2 usage or
+unreadable file.`,
+    run: (_f, io, [file]) => flowMermaid({ file }, io),
+  },
+  'flow from-xstate': {
+    flags: {},
+    args: ['file'],
+    usage: `Usage: stateflow flow from-xstate <file>
+
+Read an xState v5 machine config (JSON) and print the FlowState canonical JSON on stdout, with
+one warning line per dropped feature on stderr ('<path>: warning <CODE> <message>', the path
+into the xState config): context, assign, after, always, meta, inline functions, actions and
+actors that are not action:<id>@<range> refs, guards outside the library.
+
+Exit: 0 printed (also with warnings), 1 not JSON or what is left is not a valid flow, 2 usage
+or unreadable file.`,
+    run: (_f, io, [file]) => flowFromXState({ file }, io),
+  },
 }
 
 const AUDIT_USAGE = `Usage: stateflow audit <verify|inspect|export> --store <path> [options]
@@ -119,6 +204,16 @@ const AUDIT_USAGE = `Usage: stateflow audit <verify|inspect|export> --store <pat
 
 Run 'stateflow audit <command> --help' for its options.`
 
+const FLOW_USAGE = `Usage: stateflow flow <lint|diff|compile|mermaid|from-xstate> <file…> [options]
+
+  lint         check a FlowState definition: errors and canonical-shape warnings
+  diff         the semantic changes between two definitions
+  compile      print it as an xState v5 config, SCXML or canonical JSON (--to)
+  mermaid      print it as a Mermaid state diagram
+  from-xstate  an xState v5 machine config (JSON) to FlowState canonical JSON
+
+Run 'stateflow flow <command> --help' for its options.`
+
 export const USAGE = `Usage: stateflow <command> [options]
 
 Commands:
@@ -126,12 +221,23 @@ Commands:
   audit verify   --store <path> [--log <id>] [--json] [--strict]
   audit inspect  --store <path> [--log <id>] [--json]
   audit export   --store <path> --log <id>
+  flow lint      <file> [--json] [--strict]
+  flow diff      <a> <b> [--json]
+  flow compile   <file> --to xstate|scxml|json
+  flow mermaid   <file>
+  flow from-xstate <file>
 
 Options:
   -h, --help     show help (also after a command)
 
-Exit codes: 0 ok, 1 integrity problem found, 2 usage error or missing store/log,
-3 forks found with 'audit verify --strict'.`
+Exit codes: 0 ok, 1 integrity problem found (or errors in a FlowState definition), 2 usage
+error, missing store/log or unreadable file, 3 forks found with 'audit verify --strict'.`
+
+/** Two-word command groups: their usage, and their commands for messages. */
+const GROUPS: Record<string, { usage: string; commands: string }> = {
+  audit: { usage: AUDIT_USAGE, commands: 'verify, inspect or export' },
+  flow: { usage: FLOW_USAGE, commands: 'lint, diff, compile, mermaid or from-xstate' },
+}
 
 /** Run the CLI on `argv` (without node and the script). Resolves to the exit code. */
 export async function run(argv: readonly string[], io: Output): Promise<number> {
@@ -146,29 +252,37 @@ export async function run(argv: readonly string[], io: Output): Promise<number> 
       io.out(USAGE)
       return EXIT_OK
     }
-    if (words[0] === 'audit' && words.length === 1) {
-      const flags = parseFlags(rest, {}, 'stateflow audit')
+    const group = GROUPS[words[0]]
+    if (group && words.length === 1) {
+      const flags = parseFlags(rest, {}, `stateflow ${words[0]}`)
       if (flags.help) {
-        io.out(AUDIT_USAGE)
+        io.out(group.usage)
         return EXIT_OK
       }
-      throw new UsageError(`'stateflow audit' needs a command: verify, inspect or export (see 'stateflow audit --help')`)
+      throw new UsageError(`'stateflow ${words[0]}' needs a command: ${group.commands} (see 'stateflow ${words[0]} --help')`)
     }
-    // One-word commands (demo) take no further words; audit's take one.
-    const name = words[0] === 'audit' ? words.slice(0, 2).join(' ') : words[0]
+    // One-word commands (demo) take no further words; audit's and flow's take one.
+    const name = group ? words.slice(0, 2).join(' ') : words[0]
     const command = COMMANDS[name]
     if (command === undefined) {
-      const known = words[0] === 'audit' ? 'verify, inspect or export' : 'demo or audit'
-      throw new UsageError(`unknown command '${words.join(' ')}': expected ${known} (see 'stateflow --help')`)
+      const known = group ? group.commands : 'demo, audit or flow'
+      throw new UsageError(`unknown command '${group ? name : words.join(' ')}': expected ${known} (see 'stateflow --help')`)
     }
     const used = name.split(' ').length
-    if (words.length > used) throw new UsageError(`unexpected argument '${words[used]}' for 'stateflow ${name}' (see 'stateflow ${name} --help')`)
-    const flags = parseFlags(rest, command.flags, `stateflow ${name}`)
+    const wanted = command.args ?? []
+    if (wanted.length === 0 && words.length > used) throw new UsageError(`unexpected argument '${words[used]}' for 'stateflow ${name}' (see 'stateflow ${name} --help')`)
+    // Positionals may come before or after the flags: `flow compile a.json --to json`, `--to json a.json`.
+    const args = words.slice(used)
+    const flags = parseFlags(rest, command.flags, `stateflow ${name}`, wanted.length > 0 ? args : undefined)
     if (flags.help) {
       io.out(command.usage)
       return EXIT_OK
     }
-    return await command.run(flags, io)
+    if (args.length !== wanted.length) {
+      const usage = `stateflow ${name} ${wanted.map((a) => `<${a}>`).join(' ')}`
+      throw new UsageError(args.length < wanted.length ? `'stateflow ${name}' needs ${wanted.map((a) => `<${a}>`).join(' ')} (usage: ${usage})` : `unexpected argument '${args[wanted.length]}' for 'stateflow ${name}' (see 'stateflow ${name} --help')`)
+    }
+    return await command.run(flags, io, args)
   } catch (err) {
     // A store too damaged to open or read is an integrity finding, not a usage error.
     if (err instanceof StateFlowError && err.code === 'CORRUPT') {

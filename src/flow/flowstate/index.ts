@@ -40,6 +40,8 @@ export { toXStateConfig, INVOKE_META, FLOWSTATE_META, type XStateConfig } from '
 export { fromXState, type FromXStateOptions, type FromXStateResult } from './from-xstate.js'
 export { flowStateMachine, RECORD_OUTPUT, type FlowStateMachineOptions, type FlowStateContext } from './machine.js'
 export { toMermaid } from './mermaid.js'
+export { lintFlowState, type LintResult } from './lint.js'
+export { diffFlowState, type FlowStateChange, type FlowStateChangeKind, type FlowStateDiff, type FlowStateDiffInput } from './diff.js'
 export { flowStateEngine } from './engine.js'
 export {
   toScxml,

@@ -187,6 +187,14 @@ export type IssueCode =
   | 'DUPLICATE_ID'
   | 'UNKNOWN_EVENT'
   | 'TOO_LARGE'
+  // Lint findings (`lintFlowState`), always warnings.
+  | 'SHORTHAND'
+  | 'REDUNDANT'
+  | 'GUARD_SHAPE'
+  | 'TARGET_SHAPE'
+  | 'UNREACHABLE'
+  | 'DEAD_END'
+  | 'UNHANDLED_ERROR'
 
 /** One problem found in a document, at a JSON path such as `states.paying.on.PAID[0].target`. */
 export interface FlowStateIssue {
