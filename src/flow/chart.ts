@@ -72,7 +72,7 @@ export interface ChartEngine {
   start(document: unknown, hash: string, input: unknown): ChartOutcome | { problem: string }
   send(document: unknown, hash: string, input: unknown, chart: ChartState, event: ChartEvent): ChartOutcome | { problem: string }
   /** Why `input` does not fit the document's input schema, if it does not (checked at `start`, not in the fold). */
-  checkInput?(document: unknown, input: unknown): string | undefined
+  checkInput?(document: unknown, input: unknown): Promise<string | undefined> | string | undefined
 }
 
 /** The built-in timer service: an invocation of it is a durable timer (`{ ms }` or `{ until }`). */

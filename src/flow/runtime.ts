@@ -230,7 +230,7 @@ class Runtime implements StateFlowRuntime {
     const engine = this.flowstate
     if (!engine || !engine.accepts(chart.canonical)) throw new InvalidArgumentError(`start(${chart.id}): FlowState runs need the engine: createStateFlowRuntime({ node, flowstate: flowStateEngine }) with flowStateEngine from 'stateflow/flowstate'`)
     const input = plain(options.input)
-    const problem = engine.checkInput?.(chart.canonical, input)
+    const problem = await engine.checkInput?.(chart.canonical, input)
     if (problem !== undefined) throw new InvalidArgumentError(`input of ${chart.id}: ${problem}`)
     const key = options.idempotencyKey
     if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > 1024)) throw new InvalidArgumentError('idempotencyKey must be a non-empty string (≤ 1024)')

@@ -11,7 +11,7 @@
  * const run = await runtime.start({ client, workflow: defineFlowState(checkout), input })
  */
 import { initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate'
-import { fromJSONSchema, type ZodType } from 'zod'
+import type { ZodType } from 'zod'
 import type { ChartEngine, ChartEvent, ChartOutcome, ChartState } from '../chart.js'
 import { toHex, utf8 } from '../../dag/bytes.js'
 import { sha256 } from '../../log/crypto-backend.js'
@@ -186,11 +186,16 @@ function attempt(fn: () => ChartOutcome | { problem: string }): ChartOutcome | {
 // Input schemas compiled once per document object (the runtime hands over the definition's own).
 const inputSchemas = new WeakMap<object, ZodType | string>()
 
-function checkInput(document: unknown, input: unknown): string | undefined {
+/**
+ * Check a run's input against the flow's JSON Schema. zod (its `fromJSONSchema`) is loaded on the
+ * first flow that has an input schema, so a bundle of this module keeps it in a chunk of its own.
+ */
+async function checkInput(document: unknown, input: unknown): Promise<string | undefined> {
   if (!isRecord(document) || document.inputSchema === undefined) return undefined
   let schema = inputSchemas.get(document)
   if (schema === undefined) {
     try {
+      const { fromJSONSchema } = await import('zod')
       schema = fromJSONSchema(document.inputSchema as never) as ZodType
     } catch (err) {
       schema = `the inputSchema cannot be used: ${(err as Error).message}`
