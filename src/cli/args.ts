@@ -60,3 +60,12 @@ export function requireFlag(flags: Flags, name: string, command: string): string
   if (typeof v !== 'string') throw new UsageError(`'${command}' needs --${name} <value> (see '${command} --help')`)
   return v
 }
+
+/** An optional flag that must be a whole number from 1 (`--every 10`). */
+export function positiveIntFlag(flags: Flags, name: string, command: string): number | undefined {
+  const v = flags[name]
+  if (v === undefined) return undefined
+  const n = typeof v === 'string' && /^[1-9]\d{0,15}$/.test(v) ? Number(v) : NaN
+  if (!Number.isSafeInteger(n)) throw new UsageError(`'${command}': --${name} needs a whole number from 1, not ${JSON.stringify(v)} (see '${command} --help')`)
+  return n
+}

@@ -20,7 +20,8 @@ import { publicKeyToDid } from '../log/identity.js'
 import type { StoredEvent } from '../stores/event-store.js'
 import { base64, stringifyDagJson } from './dag-json.js'
 import { EXIT_INTEGRITY, EXIT_OK, EXIT_USAGE, type Output } from './io.js'
-import { openStore } from './open-store.js'
+import { countEvents, openStore } from './open-store.js'
+import { noProgress, progressFor, type ProgressMode } from './progress.js'
 import { cidString } from './verify-log.js'
 
 export interface AuditExportOptions {
@@ -28,6 +29,10 @@ export interface AuditExportOptions {
   log: string
   /** Events per store page. @default 1024 */
   pageSize?: number
+  /** The live counter on stderr (progress.ts). @default 'auto': when stderr is a terminal */
+  progress?: ProgressMode
+  /** The counter's clock, for throttling only. @default Date.now */
+  progressNow?: () => number
 }
 
 export async function auditExport(options: AuditExportOptions, io: Output): Promise<number> {
@@ -38,17 +43,28 @@ export async function auditExport(options: AuditExportOptions, io: Output): Prom
       return EXIT_USAGE
     }
     const pageSize = options.pageSize ?? 1024
+    const bar = progressFor(io, options.progress ?? 'auto', 'exported', 'events', options.progressNow ? { now: options.progressNow } : undefined)
+    const total = bar === noProgress ? undefined : await countEvents(store, [options.log])
     let broken = 0
+    let done = 0
     let last: StoredEvent | undefined
-    for (;;) {
-      const page = await store.scan(options.log, last ? { after: last, limit: pageSize } : { limit: pageSize })
-      for (const s of page) {
-        const line = exportLine(s)
-        if ('error' in line) broken++
-        io.out(stringifyDagJson(line))
+    bar.update(0, total)
+    try {
+      for (;;) {
+        const page = await store.scan(options.log, last ? { after: last, limit: pageSize } : { limit: pageSize })
+        // stdout may be the same terminal: lift the counter off the line before writing.
+        bar.hide()
+        for (const s of page) {
+          const line = exportLine(s)
+          if ('error' in line) broken++
+          io.out(stringifyDagJson(line))
+        }
+        bar.update((done += page.length), total)
+        if (page.length < pageSize) break
+        last = page[page.length - 1]
       }
-      if (page.length < pageSize) break
-      last = page[page.length - 1]
+    } finally {
+      bar.done()
     }
     if (broken > 0) {
       io.err(`stateflow: ${broken} event(s) of ${options.log} do not decode; run 'stateflow audit verify'`)

@@ -17,7 +17,8 @@ import { publicKeyToDid } from '../log/identity.js'
 import { foldMembership, type MembershipEvent } from '../log/membership.js'
 import type { EventStore, StoredEvent } from '../stores/event-store.js'
 import { EXIT_OK, EXIT_USAGE, quoteLog, type Output } from './io.js'
-import { openStore } from './open-store.js'
+import { countEvents, openStore } from './open-store.js'
+import { noProgress, progressFor, type ProgressMode } from './progress.js'
 import { cidString } from './verify-log.js'
 
 export interface AuditInspectOptions {
@@ -27,6 +28,10 @@ export interface AuditInspectOptions {
   json?: boolean
   /** Events per store page. @default 1024 */
   pageSize?: number
+  /** The live counter on stderr (progress.ts). @default 'auto': when stderr is a terminal */
+  progress?: ProgressMode
+  /** The counter's clock, for throttling only. @default Date.now */
+  progressNow?: () => number
 }
 
 export interface AuthorSummary {
@@ -58,7 +63,16 @@ export async function auditInspect(options: AuditInspectOptions, io: Output): Pr
       return EXIT_USAGE
     }
     const logs: LogSummary[] = []
-    for (const log of options.log !== undefined ? [options.log] : all) logs.push(await inspectLog(store, log, options.pageSize ?? 1024))
+    const bar = progressFor(io, options.progress ?? 'auto', 'read', 'events', options.progressNow ? { now: options.progressNow } : undefined)
+    const wanted = options.log !== undefined ? [options.log] : all
+    const total = bar === noProgress ? undefined : await countEvents(store, wanted)
+    let done = 0
+    bar.update(0, total)
+    try {
+      for (const log of wanted) logs.push(await inspectLog(store, log, options.pageSize ?? 1024, (n) => bar.update((done += n), total)))
+    } finally {
+      bar.done()
+    }
     if (options.json) {
       io.out(JSON.stringify({ store: path, kind, logs }))
       return EXIT_OK
@@ -72,7 +86,7 @@ export async function auditInspect(options: AuditInspectOptions, io: Output): Pr
 }
 
 /** Summarize one log from the store's indexed fields, decoding only to find membership events. */
-export async function inspectLog(store: EventStore, log: string, pageSize: number): Promise<LogSummary> {
+export async function inspectLog(store: EventStore, log: string, pageSize: number, onProgress?: (events: number) => void): Promise<LogSummary> {
   const authors = new Map<string, AuthorSummary>()
   const nodes: DagNode[] = []
   const membership: MembershipEvent[] = []
@@ -95,6 +109,7 @@ export async function inspectLog(store: EventStore, log: string, pageSize: numbe
         undecodable++
       }
     }
+    onProgress?.(page.length)
     if (page.length < pageSize) break
     last = page[page.length - 1]
   }

@@ -17,7 +17,8 @@ import { defaultSigningBackend, type SigningBackend } from '../log/crypto-backen
 import { StateFlowError } from '../errors.js'
 import type { TornTailInfo } from '../stores/fs-store.js'
 import { EXIT_FORKS, EXIT_INTEGRITY, EXIT_OK, EXIT_USAGE, quoteLog, withoutCode, type Output } from './io.js'
-import { openStore } from './open-store.js'
+import { countEvents, openStore } from './open-store.js'
+import { noProgress, progressFor, type ProgressMode } from './progress.js'
 import { verifyLog, type Finding, type LogReport } from './verify-log.js'
 
 export interface AuditVerifyOptions {
@@ -31,6 +32,10 @@ export interface AuditVerifyOptions {
   backend?: SigningBackend
   /** Events per store page. @default 1024 */
   pageSize?: number
+  /** The live counter on stderr (progress.ts). @default 'auto': when stderr is a terminal */
+  progress?: ProgressMode
+  /** The counter's clock, for throttling only. @default Date.now */
+  progressNow?: () => number
 }
 
 export interface VerifySummary {
@@ -51,15 +56,28 @@ export async function auditVerify(options: AuditVerifyOptions, io: Output): Prom
     }
     const backend = options.backend ?? (await defaultSigningBackend())
     const reports: LogReport[] = []
-    for (const log of options.log !== undefined ? [options.log] : all) {
-      try {
-        reports.push(await verifyLog(store, log, { backend, ...(options.pageSize ? { pageSize: options.pageSize } : {}) }))
-      } catch (err) {
-        // The medium itself failed its checks (an SQLite page, an fs frame): the log cannot be read.
-        if (!(err instanceof StateFlowError && err.code === 'CORRUPT')) throw err
-        const finding: Finding = { log, code: 'CORRUPT', severity: 'error', message: withoutCode(err) }
-        reports.push({ log, events: 0, heads: [], headsChecked: false, errors: 1, warnings: 0, forks: 0, findings: [finding] })
+    const logs = options.log !== undefined ? [options.log] : all
+    const bar = progressFor(io, options.progress ?? 'auto', 'verified', 'events', options.progressNow ? { now: options.progressNow } : undefined)
+    // Counting every log first costs one indexed query each; the total makes the counter worth
+    // reading. A store too damaged to count is verify's to report, log by log, so no total then.
+    let total: number | undefined
+    let done = 0
+    if (bar !== noProgress) total = await countEvents(store, logs)
+    const onProgress = (n: number): void => bar.update((done += n), total)
+    bar.update(0, total)
+    try {
+      for (const log of logs) {
+        try {
+          reports.push(await verifyLog(store, log, { backend, onProgress, ...(options.pageSize ? { pageSize: options.pageSize } : {}) }))
+        } catch (err) {
+          // The medium itself failed its checks (an SQLite page, an fs frame): the log cannot be read.
+          if (!(err instanceof StateFlowError && err.code === 'CORRUPT')) throw err
+          const finding: Finding = { log, code: 'CORRUPT', severity: 'error', message: withoutCode(err) }
+          reports.push({ log, events: 0, heads: [], headsChecked: false, errors: 1, warnings: 0, forks: 0, findings: [finding] })
+        }
       }
+    } finally {
+      bar.done()
     }
     const storeFindings = tornTails.map((t) => tornTailFinding(path, t))
     const summary = summarize(reports)

@@ -26,7 +26,10 @@ export function stringifyDagJson(value: unknown): string {
   if (cid !== null) return `{"/":${JSON.stringify(cid.toString())}}`
   if (Array.isArray(value)) return `[${value.map(stringifyDagJson).join(',')}]`
   if (typeof value === 'object') {
-    const parts = Object.entries(value as Record<string, unknown>).map(([k, v]) => `${JSON.stringify(k)}:${stringifyDagJson(v)}`)
+    // Absent, as JSON.stringify has it: decoded IPLD has no undefined, but a view's state may.
+    const parts = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${JSON.stringify(k)}:${stringifyDagJson(v)}`)
     return `{${parts.join(',')}}`
   }
   return 'null'

@@ -8,16 +8,20 @@ import { StateFlowError } from '../errors.js'
 export interface Output {
   out(line: string): void
   err(line: string): void
+  /** Raw text to stderr, no newline added: the live progress counter (progress.ts). Absent: no counter. */
+  errRaw?(text: string): void
+  /** stderr is a terminal, so the counter shows unless `--no-progress`. */
+  errIsTTY?: boolean
 }
 
 /**
  * Exit codes, shared by every command:
  * - 0: done, nothing wrong (forks are listed but are evidence, not corruption);
- * - 1: an integrity problem was found (verify), an event could not be decoded (export), the
+ * - 1: an integrity problem was found (verify), an event could not be decoded (export, replay), the
  *   demo's run did not complete or its peers disagree (demo), or a FlowState file has errors
  *   (flow; lint warnings too with --strict);
  * - 2: usage: unknown command or flag, missing argument, store or log that does not exist, a
- *   file that cannot be read;
+ *   log that is not a workflow run (replay), a file that cannot be read;
  * - 3: `audit verify --strict` found forks and nothing worse.
  */
 export const EXIT_OK = 0
@@ -48,11 +52,20 @@ export class OpenStoreError extends StateFlowError {
   }
 }
 
-/** An Output that collects lines, for tests and for callers that post-process. */
-export function bufferOutput(): Output & { stdout: string[]; stderr: string[] } {
+/** An Output that collects lines (and raw stderr writes: the counter), for tests and for callers that post-process. */
+export function bufferOutput(init: { errIsTTY?: boolean } = {}): Output & { stdout: string[]; stderr: string[]; stderrRaw: string[] } {
   const stdout: string[] = []
   const stderr: string[] = []
-  return { stdout, stderr, out: (l) => void stdout.push(l), err: (l) => void stderr.push(l) }
+  const stderrRaw: string[] = []
+  return {
+    stdout,
+    stderr,
+    stderrRaw,
+    out: (l) => void stdout.push(l),
+    err: (l) => void stderr.push(l),
+    errRaw: (t) => void stderrRaw.push(t),
+    errIsTTY: init.errIsTTY === true,
+  }
 }
 
 /** Print a command's failure: typed CLI errors as their message with exit 2, anything else rethrown. */

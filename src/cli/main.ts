@@ -14,6 +14,8 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 run(process.argv.slice(2), {
   out: (line) => void process.stdout.write(`${line}\n`),
   err: (line) => void process.stderr.write(`${line}\n`),
+  errRaw: (text) => void process.stderr.write(text),
+  errIsTTY: process.stderr.isTTY === true,
 }).then(
   (code) => {
     process.exitCode = code

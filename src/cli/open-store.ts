@@ -75,6 +75,17 @@ export async function openStore(path: string): Promise<OpenedStore> {
   return { store: fsStore(abs, { readOnly: true, onTornTail: (t) => void tornTails.push(t) }), kind, path: abs, tornTails }
 }
 
+/** Events in `logs`, or undefined when the store cannot say. */
+export async function countEvents(store: EventStore, logs: readonly string[]): Promise<number | undefined> {
+  try {
+    let n = 0
+    for (const log of logs) n += await store.count(log)
+    return n
+  } catch {
+    return undefined
+  }
+}
+
 function statOrUndefined(path: string): Stats | undefined {
   try {
     return statSync(path)

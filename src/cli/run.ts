@@ -1,20 +1,30 @@
 /**
  * The `stateflow` command line, as a function: `run(argv, io)` parses, dispatches to a command
  * module and returns the exit code. `main.ts` only wires it to the process.
+ *
+ * Help: `stateflow --help`, `-h` or `help` lists the commands; `<command> --help`, `help
+ * <command>` and `<group> --help` print that usage. Help goes to stdout with exit 0 and wins
+ * over everything else on the line; usage errors go to stderr with exit 2.
  */
-import { commandWords, parseFlags, requireFlag, type FlagSpec } from './args.js'
+import { commandWords, parseFlags, positiveIntFlag, requireFlag, type FlagSpec } from './args.js'
 import { auditExport } from './audit-export.js'
 import { auditInspect } from './audit-inspect.js'
+import { auditReplay } from './audit-replay.js'
 import { auditVerify } from './audit-verify.js'
 import { demo } from './demo.js'
 import { flowCompile, flowDiff, flowFromXState, flowLint, flowMermaid } from './flow.js'
 import { StateFlowError } from '../errors.js'
+import { firstWords, groupCommands, helpText, helpTopic, mainUsage, orList, type GroupHelp } from './help.js'
 import { EXIT_INTEGRITY, EXIT_OK, EXIT_USAGE, UsageError, usageExit, withoutCode, type Output } from './io.js'
+import { PROGRESS_FLAGS, progressMode } from './progress.js'
 
 interface Command {
   flags: FlagSpec
   /** Names of the positional arguments the command requires (none if absent). */
   args?: readonly string[]
+  /** One line for `stateflow --help` and the group's help. */
+  summary: string
+  /** `stateflow <command> --help`: starts with `Usage: stateflow <command>`. */
   usage: string
   run(flags: Record<string, string | boolean | undefined>, io: Output, args: readonly string[]): Promise<number>
 }
@@ -24,6 +34,7 @@ const str = (v: string | boolean | undefined): string | undefined => (typeof v =
 const COMMANDS: Record<string, Command> = {
   demo: {
     flags: { dir: 'string', keep: 'boolean' },
+    summary: 'a workflow on three peers over WebSocket, each with an SQLite store',
     usage: `Usage: stateflow demo [--dir <path>] [--keep]
 
 Runs a workflow on three peers in this process: server-1 and server-2 (kind server) and
@@ -48,8 +59,9 @@ Exit: 0 when the run completed and the three peers agree, 1 otherwise, 2 usage.`
     run: (f, io) => demo({ ...(str(f.dir) !== undefined ? { dir: str(f.dir)! } : {}), keep: f.keep === true }, io),
   },
   'audit verify': {
-    flags: { store: 'string', log: 'string', json: 'boolean', strict: 'boolean' },
-    usage: `Usage: stateflow audit verify --store <path> [--log <id>] [--json] [--strict]
+    flags: { store: 'string', log: 'string', json: 'boolean', strict: 'boolean', ...PROGRESS_FLAGS },
+    summary: 're-check every hash, signature, chain, clock and membership; report forks',
+    usage: `Usage: stateflow audit verify --store <path> [--log <id>] [--json] [--strict] [--[no-]progress]
 
 Re-check every event of every log from its stored bytes: canonical decoding (DECODE), the CID
 against the hash of the bytes (CID), the store's indexed fields (INDEX) and order (ORDER), links
@@ -67,6 +79,8 @@ Prints one line per finding, '<log> <cid> <CODE> <message>', then a summary.
   --log <id>      check only this log
   --json          one JSON document instead of text
   --strict        exit 3 when forks are found (and nothing worse)
+  --progress      a live event counter on stderr  [default: when stderr is a terminal]
+  --no-progress   no counter
 
 Exit: 0 clean, 1 integrity errors, 2 usage or missing store/log, 3 forks with --strict.`,
     run: (f, io) =>
@@ -76,29 +90,41 @@ Exit: 0 clean, 1 integrity errors, 2 usage or missing store/log, 3 forks with --
           ...(str(f.log) !== undefined ? { log: str(f.log)! } : {}),
           json: f.json === true,
           strict: f.strict === true,
+          progress: progressMode(f),
         },
         io,
       ),
   },
   'audit inspect': {
-    flags: { store: 'string', log: 'string', json: 'boolean' },
-    usage: `Usage: stateflow audit inspect --store <path> [--log <id>] [--json]
+    flags: { store: 'string', log: 'string', json: 'boolean', ...PROGRESS_FLAGS },
+    summary: 'list logs, event counts, heads, authors and forks',
+    usage: `Usage: stateflow audit inspect --store <path> [--log <id>] [--json] [--[no-]progress]
 
 List each log of a store: event count, heads, authors (did, highest seq, event count), forks,
 and for log:<cid> logs the policy, admins and writers. Checks nothing: see 'audit verify'.
 
   --store <path>  a .db/.sqlite/.sqlite3 file (SQLite store) or a directory (fs store)
   --log <id>      only this log
-  --json          one JSON document instead of text`,
+  --json          one JSON document instead of text
+  --progress      a live event counter on stderr  [default: when stderr is a terminal]
+  --no-progress   no counter
+
+Exit: 0 listed, 2 usage or missing store/log.`,
     run: (f, io) =>
       auditInspect(
-        { store: requireFlag(f, 'store', 'stateflow audit inspect'), ...(str(f.log) !== undefined ? { log: str(f.log)! } : {}), json: f.json === true },
+        {
+          store: requireFlag(f, 'store', 'stateflow audit inspect'),
+          ...(str(f.log) !== undefined ? { log: str(f.log)! } : {}),
+          json: f.json === true,
+          progress: progressMode(f),
+        },
         io,
       ),
   },
   'audit export': {
-    flags: { store: 'string', log: 'string' },
-    usage: `Usage: stateflow audit export --store <path> --log <id>
+    flags: { store: 'string', log: 'string', ...PROGRESS_FLAGS },
+    summary: "write one log's events as JSON lines in total order",
+    usage: `Usage: stateflow audit export --store <path> --log <id> [--[no-]progress]
 
 Write every event of one log as JSON lines in total order (clock, CID bytes):
   { cid, log, author, seq, prev, parents, clock, time, type, body, sig, bytes }
@@ -108,13 +134,50 @@ links {"/":"<cid>"}.
 
   --store <path>  a .db/.sqlite/.sqlite3 file (SQLite store) or a directory (fs store)
   --log <id>      the log to export
+  --progress      a live event counter on stderr  [default: when stderr is a terminal]
+  --no-progress   no counter
 
 Exit: 0 done, 1 some event did not decode, 2 usage or missing store/log.`,
-    run: (f, io) => auditExport({ store: requireFlag(f, 'store', 'stateflow audit export'), log: requireFlag(f, 'log', 'stateflow audit export') }, io),
+    run: (f, io) =>
+      auditExport({ store: requireFlag(f, 'store', 'stateflow audit export'), log: requireFlag(f, 'log', 'stateflow audit export'), progress: progressMode(f) }, io),
+  },
+  'audit replay': {
+    flags: { store: 'string', run: 'string', json: 'boolean', every: 'string', ...PROGRESS_FLAGS },
+    summary: "a run's state after each event of its log (time travel)",
+    usage: `Usage: stateflow audit replay --store <path> --run <id> [--json] [--every <n>] [--[no-]progress]
+
+Fold a workflow run's events one at a time, in the total order (clock, CID bytes), with the run
+view every peer folds (step workflows and FlowState charts alike), and print after each event:
+  #<index>  <log time>  <event type>  <author>
+      <one line per change: the run's status, the chart's configuration, steps whose status,
+       attempt or holder changed, each claim decision with its verdict and why, warnings>
+Log time is the largest event time so far (UTC); an author is the end of its did:key, with the
+node id it announced in the run. Events are read as stored: 'audit verify' checks them. The
+store is opened read-only: replay never changes it.
+
+  --store <path>  a .db/.sqlite/.sqlite3 file (SQLite store) or a directory (fs store)
+  --run <id>      the run's id (its log's id)
+  --json          one JSON object per line, { index, time, cid, type, author, changes, state },
+                  with the whole state
+  --every <n>     print after every n-th event and the last (changes since the line before)
+  --progress      a live event counter on stderr  [default: when stderr is a terminal]
+  --no-progress   no counter
+
+Exit: 0 replayed, 1 an event does not decode, 2 usage, missing store or run, or a log that is
+not a workflow run.`,
+    run: (f, io) => {
+      const command = 'stateflow audit replay'
+      const every = positiveIntFlag(f, 'every', command)
+      return auditReplay(
+        { store: requireFlag(f, 'store', command), run: requireFlag(f, 'run', command), json: f.json === true, ...(every !== undefined ? { every } : {}), progress: progressMode(f) },
+        io,
+      )
+    },
   },
   'flow lint': {
     flags: { json: 'boolean', strict: 'boolean' },
     args: ['file'],
+    summary: 'check a FlowState definition: errors and canonical-shape warnings',
     usage: `Usage: stateflow flow lint <file> [--json] [--strict]
 
 Check a FlowState definition: every error defineFlowState finds, and lint warnings for
@@ -136,6 +199,7 @@ JSON/SCXML, 2 usage or unreadable file.`,
   'flow diff': {
     flags: { json: 'boolean' },
     args: ['a', 'b'],
+    summary: 'the semantic changes between two definitions',
     usage: `Usage: stateflow flow diff <a> <b> [--json]
 
 Compare two FlowState definitions by meaning, not text: both are defined first, so an
@@ -154,6 +218,7 @@ Exit: 0 compared (also when there are changes), 1 a file is not a valid definiti
   'flow compile': {
     flags: { to: 'string' },
     args: ['file'],
+    summary: 'print a definition as an xState v5 config, SCXML or canonical JSON (--to)',
     usage: `Usage: stateflow flow compile <file> --to xstate|scxml|json
 
 Print a FlowState definition as:
@@ -170,6 +235,7 @@ unreadable file.`,
   'flow mermaid': {
     flags: {},
     args: ['file'],
+    summary: 'print a definition as a Mermaid state diagram',
     usage: `Usage: stateflow flow mermaid <file>
 
 Print a FlowState definition as a Mermaid stateDiagram-v2.
@@ -183,6 +249,7 @@ unreadable file.`,
   'flow from-xstate': {
     flags: {},
     args: ['file'],
+    summary: 'an xState v5 machine config (JSON) to FlowState canonical JSON',
     usage: `Usage: stateflow flow from-xstate <file>
 
 Read an xState v5 machine config (JSON) and print the FlowState canonical JSON on stdout, with
@@ -196,77 +263,42 @@ or unreadable file.`,
   },
 }
 
-const AUDIT_USAGE = `Usage: stateflow audit <verify|inspect|export> --store <path> [options]
-
-  verify   re-check every hash, signature, chain, clock and membership; report forks
-  inspect  list logs, event counts, heads, authors and forks
-  export   write one log's events as JSON lines in total order
-
-Run 'stateflow audit <command> --help' for its options.`
-
-const FLOW_USAGE = `Usage: stateflow flow <lint|diff|compile|mermaid|from-xstate> <file…> [options]
-
-  lint         check a FlowState definition: errors and canonical-shape warnings
-  diff         the semantic changes between two definitions
-  compile      print it as an xState v5 config, SCXML or canonical JSON (--to)
-  mermaid      print it as a Mermaid state diagram
-  from-xstate  an xState v5 machine config (JSON) to FlowState canonical JSON
-
-Run 'stateflow flow <command> --help' for its options.`
-
-export const USAGE = `Usage: stateflow <command> [options]
-
-Commands:
-  demo           [--dir <path>] [--keep]   a workflow on three peers over WebSocket, SQLite files
-  audit verify   --store <path> [--log <id>] [--json] [--strict]
-  audit inspect  --store <path> [--log <id>] [--json]
-  audit export   --store <path> --log <id>
-  flow lint      <file> [--json] [--strict]
-  flow diff      <a> <b> [--json]
-  flow compile   <file> --to xstate|scxml|json
-  flow mermaid   <file>
-  flow from-xstate <file>
-
-Options:
-  -h, --help     show help (also after a command)
-
-Exit codes: 0 ok, 1 integrity problem found (or errors in a FlowState definition), 2 usage
-error, missing store/log or unreadable file, 3 forks found with 'audit verify --strict'.`
-
-/** Two-word command groups: their usage, and their commands for messages. */
-const GROUPS: Record<string, { usage: string; commands: string }> = {
-  audit: { usage: AUDIT_USAGE, commands: 'verify, inspect or export' },
-  flow: { usage: FLOW_USAGE, commands: 'lint, diff, compile, mermaid or from-xstate' },
+/** Two-word command groups: what their commands take, for the group's usage line. */
+const GROUPS: Record<string, GroupHelp> = {
+  audit: { takes: '--store <path> [options]' },
+  flow: { takes: '<file…> [options]' },
 }
+
+/** `stateflow --help`, derived from the table. */
+export const USAGE = mainUsage(COMMANDS)
 
 /** Run the CLI on `argv` (without node and the script). Resolves to the exit code. */
 export async function run(argv: readonly string[], io: Output): Promise<number> {
   try {
     const { words, rest } = commandWords(argv)
-    if (words.length === 0 || (words.length === 1 && words[0] === 'help')) {
-      parseFlags(rest, {}, 'stateflow')
-      if (words.length === 0 && rest.length === 0) {
-        io.err(USAGE)
-        return EXIT_USAGE
-      }
-      io.out(USAGE)
+    // `help [<command>]`, or -h/--help anywhere: help wins over whatever else the line holds.
+    if (words[0] === 'help' || rest.includes('--help') || rest.includes('-h')) {
+      const topic = words[0] === 'help' ? words.slice(1) : words
+      if (words[0] === 'help') parseFlags(rest, {}, 'stateflow help')
+      io.out(helpText(COMMANDS, GROUPS, helpTopic(COMMANDS, GROUPS, topic)))
       return EXIT_OK
     }
-    const group = GROUPS[words[0]]
-    if (group && words.length === 1) {
-      const flags = parseFlags(rest, {}, `stateflow ${words[0]}`)
-      if (flags.help) {
-        io.out(group.usage)
-        return EXIT_OK
-      }
-      throw new UsageError(`'stateflow ${words[0]}' needs a command: ${group.commands} (see 'stateflow ${words[0]} --help')`)
+    if (words.length === 0) {
+      parseFlags(rest, {}, 'stateflow')
+      io.err(USAGE)
+      return EXIT_USAGE
     }
-    // One-word commands (demo) take no further words; audit's and flow's take one.
-    const name = group ? words.slice(0, 2).join(' ') : words[0]
+    const group = GROUPS[words[0]] !== undefined ? words[0] : undefined
+    if (group !== undefined && words.length === 1) {
+      parseFlags(rest, {}, `stateflow ${group}`)
+      throw new UsageError(`'stateflow ${group}' needs a command: ${orList(groupCommands(COMMANDS, group))} (see 'stateflow ${group} --help')`)
+    }
+    // One-word commands (demo) take no further words; a group's take one.
+    const name = group !== undefined ? words.slice(0, 2).join(' ') : words[0]
     const command = COMMANDS[name]
     if (command === undefined) {
-      const known = group ? group.commands : 'demo, audit or flow'
-      throw new UsageError(`unknown command '${group ? name : words.join(' ')}': expected ${known} (see 'stateflow --help')`)
+      const known = group !== undefined ? groupCommands(COMMANDS, group) : firstWords(COMMANDS)
+      throw new UsageError(`unknown command '${group !== undefined ? name : words.join(' ')}': expected ${orList(known)} (see 'stateflow ${group ?? ''}${group !== undefined ? ' ' : ''}--help')`)
     }
     const used = name.split(' ').length
     const wanted = command.args ?? []
@@ -274,10 +306,6 @@ export async function run(argv: readonly string[], io: Output): Promise<number> 
     // Positionals may come before or after the flags: `flow compile a.json --to json`, `--to json a.json`.
     const args = words.slice(used)
     const flags = parseFlags(rest, command.flags, `stateflow ${name}`, wanted.length > 0 ? args : undefined)
-    if (flags.help) {
-      io.out(command.usage)
-      return EXIT_OK
-    }
     if (args.length !== wanted.length) {
       const usage = `stateflow ${name} ${wanted.map((a) => `<${a}>`).join(' ')}`
       throw new UsageError(args.length < wanted.length ? `'stateflow ${name}' needs ${wanted.map((a) => `<${a}>`).join(' ')} (usage: ${usage})` : `unexpected argument '${args[wanted.length]}' for 'stateflow ${name}' (see 'stateflow ${name} --help')`)

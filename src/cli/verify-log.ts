@@ -106,6 +106,8 @@ export interface VerifyLogOptions {
   backend: SigningBackend
   /** Events per store page. @default 1024 */
   pageSize?: number
+  /** Called after each page of the first pass with the events read in it (the CLI's counter). */
+  onProgress?: (events: number) => void
 }
 
 interface AuditNode extends DagNode {
@@ -178,6 +180,7 @@ export async function verifyLog(store: EventStore, log: string, options: VerifyL
       }
     }
     await Promise.all(verifies)
+    options.onProgress?.(page.length)
     if (page.length < pageSize) break
     // A store whose pages do not advance would loop forever: stop at the first that does not.
     if (before && compareEvents(page[page.length - 1], before) <= 0) {
