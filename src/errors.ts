@@ -31,6 +31,9 @@ export type ErrorCode =
   | 'HASH_MISMATCH'
   | 'DISALLOWED_EXTENSION'
   | 'CONFLICT'
+  | 'METHOD_NOT_ALLOWED'
+  | 'UNAVAILABLE'
+  | 'INTERNAL'
 
 export class StateFlowError extends Error {
   readonly code: ErrorCode

@@ -17,6 +17,7 @@ import { StateFlowError } from '../errors.js'
 import { firstWords, groupCommands, helpText, helpTopic, mainUsage, orList, type GroupHelp } from './help.js'
 import { EXIT_INTEGRITY, EXIT_OK, EXIT_USAGE, UsageError, usageExit, withoutCode, type Output } from './io.js'
 import { PROGRESS_FLAGS, progressMode } from './progress.js'
+import { SERVE_FLAGS, SERVE_SUMMARY, SERVE_USAGE } from './serve/usage.js'
 
 interface Command {
   flags: FlagSpec
@@ -57,6 +58,12 @@ where the SQLite files are) and whether all three peers hold the same heads for 
 
 Exit: 0 when the run completed and the three peers agree, 1 otherwise, 2 usage.`,
     run: (f, io) => demo({ ...(str(f.dir) !== undefined ? { dir: str(f.dir)! } : {}), keep: f.keep === true }, io),
+  },
+  serve: {
+    flags: SERVE_FLAGS,
+    summary: SERVE_SUMMARY,
+    usage: SERVE_USAGE,
+    run: async (f, io) => (await import('./serve/index.js')).serveFromFlags(f, io),
   },
   'audit verify': {
     flags: { store: 'string', log: 'string', json: 'boolean', strict: 'boolean', ...PROGRESS_FLAGS },

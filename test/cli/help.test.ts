@@ -36,7 +36,7 @@ function listedCommands(usage: string): string[] {
   return lines.slice(from, to).map((l) => l.trim().split(/\s{2,}/)[0])
 }
 
-const EXPECTED = ['demo', 'audit verify', 'audit inspect', 'audit export', 'audit replay', 'flow lint', 'flow diff', 'flow compile', 'flow mermaid', 'flow from-xstate']
+const EXPECTED = ['demo', 'serve', 'audit verify', 'audit inspect', 'audit export', 'audit replay', 'flow lint', 'flow diff', 'flow compile', 'flow mermaid', 'flow from-xstate']
 
 describe('help - the command list', () => {
   it('help - --help, -h and help print every command, one line each, on stdout with exit 0', async () => {
@@ -107,7 +107,7 @@ describe('help - per command', () => {
 
   it('help - unknown topics and bad help lines are exit 2 on stderr', async () => {
     const cases: [string[], RegExp][] = [
-      [['help', 'frob'], /unknown command 'frob': expected demo, audit or flow/],
+      [['help', 'frob'], /unknown command 'frob': expected demo, serve, audit or flow/],
       [['help', 'audit', 'nope'], /unknown command 'audit nope': expected verify, inspect, export or replay \(see 'stateflow audit --help'\)/],
       [['frob', '--help'], /unknown command 'frob'/],
       [['help', '--json'], /unknown flag '--json' for 'stateflow help'/],
