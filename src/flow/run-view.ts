@@ -234,9 +234,8 @@ function makeReady(s: FlowRunState, id: string, input: unknown, time: number): v
   }
 }
 
-/** A step ends: record it, then let what follows it become ready (or skipped), then settle the run. */
-function endStep(s: FlowRunState, id: string, status: 'succeeded' | 'failed' | 'skipped', time: number, r: { output?: unknown; error?: StepErrorBody; next?: NextInputs } = {}): void {
-  if (s.chart) return endInvocation(s, id, status, time, r)
+/** Record that a step (or invocation) ended: its status, end time, output or error; it is no longer under way. */
+function recordEnd(s: FlowRunState, id: string, status: 'succeeded' | 'failed' | 'skipped', time: number, r: { output?: unknown; error?: StepErrorBody }): StepRunState {
   const st = s.steps[id]
   st.status = status
   st.endedAt = time
@@ -244,6 +243,13 @@ function endStep(s: FlowRunState, id: string, status: 'succeeded' | 'failed' | '
   if (at >= 0) s.active.splice(at, 1)
   if (status === 'succeeded') st.output = r.output ?? null
   if (r.error) st.error = r.error
+  return st
+}
+
+/** A step ends: record it, then let what follows it become ready (or skipped), then settle the run. */
+function endStep(s: FlowRunState, id: string, status: 'succeeded' | 'failed' | 'skipped', time: number, r: { output?: unknown; error?: StepErrorBody; next?: NextInputs } = {}): void {
+  if (s.chart) return endInvocation(s, id, status, time, r)
+  recordEnd(s, id, status, time, r)
   if (status === 'failed') {
     fail(s, id, r.error ?? { name: 'Error', message: 'failed', retryable: false }, time)
     return
@@ -742,13 +748,7 @@ function finishChart(s: FlowRunState, time: number): void {
 
 /** An invocation ended: its result goes into the chart as xState's done or error event. */
 function endInvocation(s: FlowRunState, key: string, status: 'succeeded' | 'failed' | 'skipped', time: number, r: { output?: unknown; error?: StepErrorBody }): void {
-  const st = s.steps[key]
-  st.status = status
-  st.endedAt = time
-  const at = s.active.indexOf(key)
-  if (at >= 0) s.active.splice(at, 1)
-  if (status === 'succeeded') st.output = r.output ?? null
-  if (r.error) st.error = r.error
+  const st = recordEnd(s, key, status, time, r)
   if (st.ref !== undefined) {
     // An action: nothing goes back into the chart.
     if (status === 'failed') warn(s, `action ${st.ref} (${key}) failed: ${r.error?.name ?? 'Error'}: ${r.error?.message ?? ''}`.slice(0, 1000), null, time)
