@@ -34,6 +34,9 @@ import {
   type XSyncClient,
 } from '../src/index.js'
 import { sqliteStore } from '../src/stores/sqlite-store.js'
+import { defineFlowState, flowStateEngine } from '../src/flow/flowstate/index.js'
+import { flowRunViewWith } from '../src/flow/run-view.js'
+import { ViewHost } from '../src/views/host.js'
 import { webSocketServer } from '../src/transports/websocket-server.js'
 import { collectGarbage, count, figure, fmt, fmtInt, isMain, median, now, parseArgs, progress, runModules, wanted, type BenchModule, type BenchOptions, type Figure } from './harness.js'
 import { cryptoBench } from './crypto.js'
@@ -374,6 +377,62 @@ async function networkFigures(opts: BenchOptions, n: number): Promise<Figure[]> 
   ]
 }
 
+/**
+ * A FlowState chart run: one state that invokes an action and re-enters itself on each result
+ * until the n-th, so every invocation is a claim, a result and a chart step through xState's
+ * `transition()`. Then the same run's log folded from scratch by a fresh view host.
+ */
+async function chartFigures(opts: BenchOptions, n: number): Promise<Figure[]> {
+  const chart = defineFlowState({
+    id: 'bench.loop',
+    version: '1.0.0',
+    initial: 'loop',
+    states: {
+      loop: {
+        invoke: {
+          id: 'tick',
+          src: 'action:bench.tick@^1',
+          onDone: [{ target: 'done', guard: { type: 'gt', path: '$.event.output.n', value: n - 1 } }, { target: 'loop', reenter: true }],
+          onError: 'done',
+        },
+      },
+      done: { type: 'final', output: { last: '$.output.tick.n' } },
+    },
+  })
+  const rates: number[] = []
+  const folds: number[] = []
+  let events = 0
+  for (let run = 0; run < opts.runs + 1; run++) {
+    const client = await createXSync()
+    const runtime = createStateFlowRuntime({ node: { id: 'n1', kind: 'server', capabilities: [] }, flowstate: flowStateEngine })
+    let calls = 0
+    runtime.register('bench.tick', () => ({ n: ++calls }))
+    const t0 = now()
+    const handle = await runtime.start({ client, workflow: chart, input: null })
+    const out = (await handle.result()) as { last: number }
+    const sec = (now() - t0) / 1000
+    if (out.last !== n || calls !== n) throw new Error(`chart run ended at ${out.last} after ${calls} calls`)
+    events = await client.log(handle.id).count()
+    await runtime.close()
+    const host = new ViewHost(client.log(handle.id), client.store, flowRunViewWith(flowStateEngine), { checkpointEvery: 1000 })
+    const f0 = now()
+    const status = await host.read((s) => s.status)
+    const foldSec = (now() - f0) / 1000
+    await host.close()
+    await client.close()
+    if (status !== 'completed') throw new Error(`fold gave ${status}`)
+    if (run > 0) {
+      rates.push(n / sec)
+      folds.push(events / foldSec)
+    }
+  }
+  const note = `${fmtInt(n)} invocations of one action, each re-entering the state; ${fmtInt(events)} events in the run's log`
+  return [
+    figure({ id: 'flow.chart.invocations', section: SECTION, name: 'FlowState run: invocations/s (claim, result, chart step per invocation; memory store)', unit: 'invocations/s', runs: rates, note }),
+    figure({ id: 'flow.chart.fold', section: SECTION, name: "FlowState run's log folded from scratch (xState transition() per chart event)", unit: 'events/s', runs: folds, note }),
+  ]
+}
+
 export const flowBench: BenchModule = {
   name: 'flow',
   async run(opts) {
@@ -387,6 +446,7 @@ export const flowBench: BenchModule = {
     const n = count(opts, 1000, 200)
     await singleNode(opts, n, add)
     if (wanted(opts, 'flow.linear.sqlite')) add(await sqliteFigure(opts, n))
+    if (wanted(opts, 'flow.chart')) add(await chartFigures(opts, count(opts, 500, 100)))
     if (wanted(opts, 'flow.net')) add(await networkFigures(opts, count(opts, 300, 60)))
     return out
   },
