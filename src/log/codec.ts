@@ -418,6 +418,11 @@ function copyCid(bytes: Uint8Array): Uint8Array {
   return out
 }
 
+/** A store's `knownCid` as a CID's own bytes: a plain Uint8Array as it is, a Buffer copied. */
+function cidBytesOf(known: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(known) === Uint8Array.prototype ? known : copyCid(known)
+}
+
 // ignoreBOM: a leading U+FEFF is part of the string, as the encoder wrote it.
 const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
@@ -699,8 +704,13 @@ function decodeEventFast(b: Uint8Array, options: DecodeOptions): DecodedEvent | 
   if (p !== b.length) return undefined
   if (log.length === 0 && type !== GENESIS_TYPE) return undefined
   const known = options.knownCid
-  const cid = known !== undefined && known.length === 36 ? eventCidFromBytes(Object.getPrototypeOf(known) === Uint8Array.prototype ? known : copyCid(known)) : cidOf(b)
-  if (parents === undefined) return new LazyLinksEvent(log, author, seq, prevAt, parentsAt, count, clock, time, type, body, cid, b)
+  if (parents === undefined) {
+    // The CID object too is made on first use when the store names the CID (see LazyLinksEvent).
+    if (known !== undefined && known.length === 36) return new LazyLinksEvent(log, author, seq, prevAt, parentsAt, count, clock, time, type, body, undefined, cidBytesOf(known), b)
+    const cid = cidOf(b)
+    return new LazyLinksEvent(log, author, seq, prevAt, parentsAt, count, clock, time, type, body, cid, cid.bytes, b)
+  }
+  const cid = known !== undefined && known.length === 36 ? eventCidFromBytes(cidBytesOf(known)) : cidOf(b)
   reuse?.remember(cid)
   return { v: 1, log, author, seq, prev, parents, clock, time, type, body, cid, bytes: b }
 }
@@ -732,12 +742,16 @@ function linkCopyAt(b: Uint8Array, p: number): CID {
 /**
  * An event read back from a store (`lazyLinks`): `prev` and `parents` are built from its bytes on
  * first use. Views read an event's type, author, clock, time, body and CID, almost never its
- * links, and the CID objects of the links were a fifth of decoding a stored event.
+ * links, and the CID objects of the links were a fifth of decoding a stored event. The event's
+ * own CID object, when the store named its bytes, is made on first use too: folds need only its
+ * bytes (`eventCidBytes`), and a CID object is two objects and a type check on its bytes.
  */
 class LazyLinksEvent implements DecodedEvent {
   readonly v = 1 as const
   #prev: CID | null | undefined
   #parents: CID[] | undefined
+  #cid: CID | undefined
+  #cidBytes: Uint8Array
   constructor(
     public log: string,
     public author: Uint8Array,
@@ -749,9 +763,27 @@ class LazyLinksEvent implements DecodedEvent {
     public time: number,
     public type: string,
     public body: unknown,
-    public cid: CID,
+    cid: CID | undefined,
+    cidBytes: Uint8Array,
     public bytes: Uint8Array,
-  ) {}
+  ) {
+    this.#cid = cid
+    this.#cidBytes = cidBytes
+  }
+
+  get cid(): CID {
+    return (this.#cid ??= eventCidFromBytes(this.#cidBytes))
+  }
+
+  set cid(value: CID) {
+    this.#cid = value
+    this.#cidBytes = value.bytes
+  }
+
+  /** The CID's bytes, without making the CID object. */
+  get cidBytes(): Uint8Array {
+    return this.#cidBytes
+  }
 
   get prev(): CID | null {
     if (this.#prev === undefined) this.#prev = this.prevAt < 0 ? null : linkCopyAt(this.bytes, this.prevAt)
@@ -774,6 +806,11 @@ class LazyLinksEvent implements DecodedEvent {
   set parents(value: CID[]) {
     this.#parents = value
   }
+}
+
+/** The bytes of an event's CID: for an event read back from a store, without making its CID object. */
+export function eventCidBytes(e: DecodedEvent): Uint8Array {
+  return e instanceof LazyLinksEvent ? e.cidBytes : e.cid.bytes
 }
 
 /**
@@ -855,7 +892,7 @@ export function decodeEvent<B = unknown>(bytes: Uint8Array, options: DecodeOptio
     if (type.length === 0) r.fail('type must not be empty')
     if (log.length === 0 && type !== GENESIS_TYPE) r.fail('only a genesis event has an empty log id')
     const known = options.knownCid
-    const cid = known !== undefined && known.length === 36 ? eventCidFromBytes(Object.getPrototypeOf(known) === Uint8Array.prototype ? known : copyCid(known)) : cidOf(bytes)
+    const cid = known !== undefined && known.length === 36 ? eventCidFromBytes(cidBytesOf(known)) : cidOf(bytes)
     reuse?.remember(cid)
     return { v: 1, log, author, seq, prev, parents, clock, time, type, body, cid, bytes }
   } catch (err) {

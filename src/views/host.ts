@@ -26,6 +26,7 @@ import { bytesKey, compareBytes, equalBytes } from '../dag/bytes.js'
 import { compareEvents, type Ordered } from '../dag/order.js'
 import type { EventStore } from '../stores/event-store.js'
 import type { Log, LogEvent } from '../log/log.js'
+import { eventCidBytes } from '../log/codec.js'
 import { decodeState, encodeState, type View, type ViewPosition } from './view.js'
 
 export interface ViewHostOptions {
@@ -67,7 +68,7 @@ const PERSIST_EVERY = 10
 /** Events kept from the log's notifications between two catch-ups; past it, read the store. */
 const FRESH_MAX = 65_536
 
-const byOrder = (a: LogEvent, b: LogEvent): number => a.clock - b.clock || compareBytes(a.cid.bytes, b.cid.bytes)
+const byOrder = (a: LogEvent, b: LogEvent): number => a.clock - b.clock || compareBytes(eventCidBytes(a), eventCidBytes(b))
 
 export class ViewHost<S> {
   private state: S
@@ -116,7 +117,7 @@ export class ViewHost<S> {
   private get tip(): Ordered | null {
     const e = this.tipEvent
     if (e !== undefined) {
-      this.tipPos = { clock: e.clock, cid: e.cid.bytes }
+      this.tipPos = { clock: e.clock, cid: eventCidBytes(e) }
       this.tipEvent = undefined
     }
     return this.tipPos

@@ -13,7 +13,7 @@
  * - `xsync.peer.hello` (a `RuntimeNodeSpec`) / `xsync.peer.bye`: who may be elected, and placement.
  */
 import { didOf } from './did-memo.js'
-import { eventCidString } from '../log/codec.js'
+import { eventCidBytes, eventCidString } from '../log/codec.js'
 import type { LogEvent } from '../log/log.js'
 import { CLAIM_MODES, decideClaim, fits, type AnnouncedPeer, type ClaimInput, type ClaimMode, type ClaimRules, type Decision, type Winner } from './claims.js'
 import { nodeSpecProblem, normalizeNodeSpec, placementProblem, type Placement, type RuntimeNodeSpec } from './placement.js'
@@ -282,8 +282,9 @@ function reduce(s: WorkQueueState, e: LogEvent, ctx: ViewContext): WorkQueueStat
     s.rejected++
     return s
   }
-  // The CID's string form ('b' + base32), built without multiformats' slow first toString.
-  const cid = eventCidString(e.cid.bytes)
+  // The CID's string form ('b' + base32), built without multiformats' slow first toString (and,
+  // for a stored event, without its CID object).
+  const cid = eventCidString(eventCidBytes(e))
   // Every branch below changes an item it finds (a decision at least), except a second enqueue.
   const found = s.items.get(id)
   const item = found === undefined || t === WORK.enqueued ? found : ownItem(s, id, found)

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { createXSync, type XSyncClient } from '../../src/log/client.js'
-import { decodeEvent, encodeEvent, eventCidFromBytes, type DecodedEvent } from '../../src/log/codec.js'
+import { decodeEvent, encodeEvent, eventCidBytes, eventCidFromBytes, type DecodedEvent } from '../../src/log/codec.js'
 import type { LogEvent } from '../../src/log/log.js'
 import { compareBytes, toHex } from '../../src/dag/bytes.js'
 import { EXTENSIVE, testSeed } from '../conformance/index.js'
@@ -132,9 +132,16 @@ describe('properties - lazy links', () => {
         const parents = links.sort((a, b) => compareBytes(a.bytes, b.bytes))
         const { bytes } = encodeEvent({ v: 1, log: 'l', author, seq: prev ? seq : 1, prev, parents, clock: 3, time: 4, type: 't', body: { a: [1, 'x'] } })
         const lazy = decodeEvent(bytes, { lazyLinks: true })
-        expect(fieldsOf(lazy)).toEqual(fieldsOf(decodeEvent(bytes)))
+        const eager = decodeEvent(bytes)
+        expect(fieldsOf(lazy)).toEqual(fieldsOf(eager))
         // Built once, then the same objects.
         expect(lazy.parents).toBe(lazy.parents)
+        // With the CID the store names, the CID object too is made on first use: the same CID.
+        const stored = decodeEvent(bytes, { lazyLinks: true, knownCid: eager.cid.bytes.slice() })
+        expect(toHex(eventCidBytes(stored))).toBe(toHex(eager.cid.bytes))
+        expect(fieldsOf(stored)).toEqual(fieldsOf(eager))
+        expect(stored.cid).toBe(stored.cid)
+        expect(stored.cid.equals(eager.cid)).toBe(true)
       }),
       runs(200, 2000),
     )
