@@ -57,6 +57,10 @@ export class PersistentMap<V> implements ReadonlyMap<string, V> {
   #root: Node<V>
   #edit: object
   #size: number
+  // The last key looked up or set, and its value (undefined: absent). A fold looks an item up
+  // and sets it for several events in a row; a walk down the trie is a few cache misses.
+  #lastKey: string | undefined = undefined
+  #lastValue: V | undefined = undefined
 
   constructor(entries?: Iterable<readonly [string, V]>) {
     this.#edit = {}
@@ -70,6 +74,14 @@ export class PersistentMap<V> implements ReadonlyMap<string, V> {
   }
 
   get(key: string): V | undefined {
+    if (key === this.#lastKey) return this.#lastValue
+    const v = this.#find(key)
+    this.#lastKey = key
+    this.#lastValue = v
+    return v
+  }
+
+  #find(key: string): V | undefined {
     const h = hashOf(key)
     let node: Node<V> = this.#root
     for (let shift = 0; ; shift += BITS) {
@@ -105,6 +117,8 @@ export class PersistentMap<V> implements ReadonlyMap<string, V> {
   set(key: string, value: V): this {
     const h = hashOf(key)
     this.#root = this.#setIn(this.#root, 0, { t: 0, h, k: key, v: value })
+    this.#lastKey = key
+    this.#lastValue = value
     return this
   }
 

@@ -32,6 +32,25 @@ describe('PersistentMap', () => {
     }
   })
 
+  it('lookups interleaved with sets and forks see the latest values of their own map', () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const rnd = prng(seed)
+      const maps: { m: PersistentMap<number>; model: Map<string, number> }[] = [{ m: new PersistentMap(), model: new Map() }]
+      for (let op = 0; op < 4000; op++) {
+        const at = Math.floor(rnd() * maps.length)
+        const { m, model } = maps[at]
+        const k = `k${Math.floor(rnd() * 50)}`
+        const r = rnd()
+        if (r < 0.02 && maps.length < 8) maps.push({ m: m.fork(), model: new Map(model) })
+        else if (r < 0.5) {
+          const v = Math.floor(rnd() * 1e6)
+          m.set(k, v)
+          model.set(k, v)
+        } else expect(m.get(k), `seed ${seed} op ${op}`).toBe(model.get(k))
+      }
+    }
+  })
+
   it('iterates in the same order whatever order the keys were set in', () => {
     const keys = Array.from({ length: 500 }, (_, i) => `item-${i}`)
     const a = new PersistentMap(keys.map((k) => [k, 1] as const))
