@@ -254,8 +254,19 @@ function decode(bytes: Uint8Array): WorkQueueState {
 }
 
 function decide(item: WorkItem, cid: string, kind: Decision['kind'], by: string, time: number, verdict: Decision['verdict'], why: string): void {
-  item.decisions.push({ cid, kind, by, time, verdict, why })
+  record(item, { cid, kind, by, time, verdict, why })
 }
+
+/**
+ * Append a decision. Most items take a few, and the queue keeps every list: a short one is
+ * copied one longer (`concat` sizes it exactly) where a first push would reserve room for 17.
+ */
+function record(item: WorkItem, d: Decision): void {
+  const ds = item.decisions
+  if (ds.length < SHORT_DECISIONS) item.decisions = ds.concat([d])
+  else ds.push(d)
+}
+const SHORT_DECISIONS = 8
 
 function reduce(s: WorkQueueState, e: LogEvent, ctx: ViewContext): WorkQueueState {
   const t = e.type
@@ -323,7 +334,7 @@ function reduce(s: WorkQueueState, e: LogEvent, ctx: ViewContext): WorkQueueStat
       const takeover = str(body.takeover)
       const input: ClaimInput = takeover ? { cid, by, time, takeover } : { cid, by, time }
       const { winner, decision } = decideClaim(item.rules, id, item.winner, input, s.peers, item.claimableSince)
-      item.decisions.push(decision)
+      record(item, decision)
       item.winner = winner
       if (winner) item.status = 'claimed'
       return s
