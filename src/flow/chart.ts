@@ -82,6 +82,20 @@ export function isTimerRef(src: string): boolean {
   return src.startsWith(`${TIMER_SERVICE}@`)
 }
 
+/**
+ * Why a caller may not send `name` into a chart run with this document, or undefined if it may:
+ * `xstate.*` events come from the runtime only, and a flow that lists `exposure.events` takes
+ * those (`*` and `prefix.*` patterns included). Checked at `run.signal()` and again in the fold.
+ */
+export function signalRefusal(document: unknown, name: string): string | undefined {
+  if (name.startsWith('xstate.')) return 'xstate.* events come from the runtime only'
+  const exposure = typeof document === 'object' && document !== null ? (document as { exposure?: { events?: unknown } }).exposure : undefined
+  const events = typeof exposure === 'object' && exposure !== null ? exposure.events : undefined
+  if (!Array.isArray(events)) return undefined
+  const ok = events.some((x) => x === name || x === '*' || (typeof x === 'string' && x.endsWith('.*') && name.startsWith(x.slice(0, -1))))
+  return ok ? undefined : `the flow does not expose ${JSON.stringify(name).slice(0, 80)} (exposure.events)`
+}
+
 /** The step key of the n-th start of an invocation. */
 export function instanceKey(invokeId: string, n: number): string {
   return `${invokeId}#${n}`

@@ -14,7 +14,7 @@ import { decideClaim, fits, type AnnouncedPeer, type ClaimRules, type Decision }
 import { PEER_BYE, PEER_HELLO } from '../views/event-types.js'
 import { nodeSpecProblem, normalizeNodeSpec, type RuntimeNodeSpec } from '../views/placement.js'
 import type { View, ViewContext } from '../views/view.js'
-import { actionKey, actionStepDef, chartStepDef, instanceKey, invokeIdOf, isTimerRef, timerUntil, type ChartEngine, type ChartEvent, type ChartOutcome, type ChartState } from './chart.js'
+import { actionKey, actionStepDef, chartStepDef, instanceKey, signalRefusal, invokeIdOf, isTimerRef, timerUntil, type ChartEngine, type ChartEvent, type ChartOutcome, type ChartState } from './chart.js'
 import { CHILD, SLEEP, WAIT, type CanonicalStep, type CanonicalWorkflow } from './define.js'
 import { FLOW, SIGNAL, STEP, TIMER, WARNING, type NextInputs, type StartedBody, type StepErrorBody } from './events.js'
 
@@ -638,13 +638,9 @@ function startChart(s: FlowRunState, e: LogEvent, b: StartedBody, c: Ctx): void 
 
 /** A signal is an event sent into the chart: its payload's fields (an object) or `{ payload }`, and `type`. */
 function signalChart(s: FlowRunState, sig: FlowSignal, c: Ctx): void {
-  if (sig.name.startsWith('xstate.')) {
-    warn(s, `signal ${JSON.stringify(sig.name).slice(0, 80)}: xstate.* events come from the runtime only`, c.cid, c.time)
-    return
-  }
-  const exposure = isRecord(s.document!.exposure) ? s.document!.exposure.events : undefined
-  if (Array.isArray(exposure) && !exposure.some((x) => x === sig.name || x === '*' || (typeof x === 'string' && x.endsWith('.*') && sig.name.startsWith(x.slice(0, -1))))) {
-    warn(s, `signal ${JSON.stringify(sig.name).slice(0, 80)} is not among the events the flow exposes`, c.cid, c.time)
+  const refused = signalRefusal(s.document, sig.name)
+  if (refused !== undefined) {
+    warn(s, `signal ${JSON.stringify(sig.name).slice(0, 80)}: ${refused}`, c.cid, c.time)
     return
   }
   const p = sig.payload

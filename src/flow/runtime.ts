@@ -18,7 +18,7 @@ import { PEER_HELLO } from '../views/event-types.js'
 import { ViewHost } from '../views/host.js'
 import { checkPlacement, validateNodeSpec, type RuntimeNodeSpec } from '../views/placement.js'
 import { systemClock, type Clock } from './clock.js'
-import { isChartDefinition, parseRef, type ChartDefinition, type ChartEngine } from './chart.js'
+import { isChartDefinition, parseRef, signalRefusal, type ChartDefinition, type ChartEngine } from './chart.js'
 import { CHILD, SLEEP, WAIT, isWorkflow, type CanonicalStep, type WorkflowDefinition } from './define.js'
 import { CancelledError, NonRetryableError, RunFailedError } from './errors.js'
 import { FLOW, SIGNAL, STEP, TIMER, type NextInputs, type StartedBody } from './events.js'
@@ -336,13 +336,7 @@ class RunDriver {
       result: () => this.result(),
       async signal(name: string, payload?: unknown) {
         if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('signal(name) needs a name')
-        const exposed = await self.read((s) => {
-          if (!s.chart) return undefined
-          if (name.startsWith('xstate.')) return 'xstate.* events come from the runtime only'
-          const events = (s.document?.exposure as { events?: unknown } | undefined)?.events
-          const ok = !Array.isArray(events) || events.some((x) => x === name || x === '*' || (typeof x === 'string' && x.endsWith('.*') && name.startsWith(x.slice(0, -1))))
-          return ok ? undefined : `the flow does not expose ${JSON.stringify(name)} (exposure.events)`
-        })
+        const exposed = await self.read((s) => (s.chart ? signalRefusal(s.document, name) : undefined))
         if (exposed !== undefined) throw new InvalidArgumentError(`signal ${name}: ${exposed}`)
         const hash = await self.read((s) => s.workflow?.hash)
         const def = hash ? self.rt.workflows.get(hash) : undefined

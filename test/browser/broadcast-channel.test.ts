@@ -9,6 +9,7 @@ import type { Transport } from '../../src/transports/transport.js'
 import { createXSync } from '../../src/index.js'
 import { indexedDbStore } from '../../src/stores/indexeddb-store.js'
 import { transportSuite } from '../conformance/transport/index.js'
+import { broadcastChannelFixture } from '../conformance/transport/broadcast-channel.js'
 import { eventually } from '../conformance/index.js'
 
 let channels = 0
@@ -19,21 +20,7 @@ async function closeAll(): Promise<void> {
   await Promise.all(transports.splice(0).map((t) => t.close?.()))
 }
 
-transportSuite({
-  name: 'broadcastChannel (Chromium)',
-  capabilities: { closeReason: true },
-  async setup() {
-    const name = freshChannel()
-    const options = { maxFrameBytes: 1 << 20, connectTimeoutMs: 1_000 }
-    return {
-      listener: keep(broadcastChannelTransport(name, { ...options, id: 'server' })),
-      dialer: keep(broadcastChannelTransport(name, { ...options, id: 'client' })),
-      otherDialer: keep(broadcastChannelTransport(name, { ...options, id: 'client2' })),
-      deadAddress: `bc:${name}/nobody`,
-    }
-  },
-  teardown: closeAll,
-})
+transportSuite(broadcastChannelFixture('broadcastChannel (Chromium)', { freshChannel, keep, teardown: closeAll }))
 
 describe('broadcastChannel in Chromium - peers', () => {
   afterEach(closeAll)

@@ -1,27 +1,13 @@
-import { execFile } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { bufferOutput, EXIT_OK, EXIT_USAGE } from '../../src/cli/io.js'
 import { run } from '../../src/cli/run.js'
 import { DEMO_NODES, demoWorkflow } from '../../src/cli/demo-workflow.js'
-import { tempDir } from './helpers.js'
+import { tempDir, spawnCli } from './helpers.js'
 
-const exec = promisify(execFile)
-const MAIN = join(import.meta.dirname, '../../src/cli/main.ts')
 
-/** Spawn the real CLI, as a user runs it: the exit code also proves nothing keeps the process alive. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', MAIN, ...args], { encoding: 'utf8', timeout: 90_000 })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    if (typeof e.code !== 'number') throw err
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+const cli = (...args: string[]) => spawnCli(args, { timeoutMs: 90_000 })
 
 interface Progress {
   at: number

@@ -1,26 +1,13 @@
-import { execFile } from 'node:child_process'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { groupUsage, helpTopic, mainUsage, orList } from '../../src/cli/help.js'
 import { bufferOutput, EXIT_OK, EXIT_USAGE, UsageError } from '../../src/cli/io.js'
 import { run, USAGE } from '../../src/cli/run.js'
-import { tempDir } from './helpers.js'
+import { tempDir, spawnCli } from './helpers.js'
 import { writeStepRun, type RunFixture } from './run-fixtures.js'
 
-const exec = promisify(execFile)
-const MAIN = join(import.meta.dirname, '../../src/cli/main.ts')
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', MAIN, ...args], { encoding: 'utf8' })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    if (typeof e.code !== 'number') throw err
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+const cli = (...args: string[]) => spawnCli(args)
 
 async function inProcess(...argv: string[]) {
   const io = bufferOutput()

@@ -3,15 +3,33 @@
  * Log API (ingest between clients, a members log with a membership change), and forgeries that
  * bypass the Log and go straight into the store with `putBatch`.
  */
+import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { CID } from 'multiformats/cid'
 import { createXSync, type XSyncClient } from '../../src/log/client.js'
 import { encodeEvent, signingMessage, type EventFields } from '../../src/log/codec.js'
 import { generateIdentity, type Identity } from '../../src/log/identity.js'
 import type { LogEvent } from '../../src/log/log.js'
 import type { EventPut, EventStore } from '../../src/stores/event-store.js'
+
+/** The real executable's entry, as `stateflow` runs it. */
+export const MAIN = join(import.meta.dirname, '../../src/cli/main.ts')
+const exec = promisify(execFile)
+
+/** Spawn the real CLI. Resolves with the exit code and both streams, whatever the code. */
+export async function spawnCli(args: string[], options: { timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', MAIN, ...args], { encoding: 'utf8', ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}) })
+    return { code: 0, stdout, stderr }
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string }
+    if (typeof e.code !== 'number') throw err
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
+  }
+}
 
 export function tempDir(prefix = 'stateflow-cli-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix))

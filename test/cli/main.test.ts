@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { commandWords, parseFlags } from '../../src/cli/args.js'
 import { bufferOutput, EXIT_INTEGRITY, EXIT_OK, EXIT_USAGE, OpenStoreError, UsageError } from '../../src/cli/io.js'
@@ -9,22 +7,10 @@ import { openStore, storeKindOf } from '../../src/cli/open-store.js'
 import { run } from '../../src/cli/run.js'
 import { sqliteStore } from '../../src/stores/sqlite-store.js'
 import Database from 'better-sqlite3'
-import { forge, tempDir, writeFixture, type Written } from './helpers.js'
+import { forge, tempDir, writeFixture, type Written, spawnCli } from './helpers.js'
 
-const exec = promisify(execFile)
-const MAIN = join(import.meta.dirname, '../../src/cli/main.ts')
 
-/** Spawn the real CLI. Resolves with the exit code and both streams, whatever the code. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', MAIN, ...args], { encoding: 'utf8' })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    if (typeof e.code !== 'number') throw err
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+const cli = (...args: string[]) => spawnCli(args)
 
 describe('cli args - parseFlags', () => {
   const spec = { store: 'string', json: 'boolean' } as const

@@ -16,11 +16,9 @@ import { openServeStore } from '../../src/cli/serve/store.js'
 import { defineFlowState } from '../../src/flow/flowstate/index.js'
 import { createXSync } from '../../src/index.js'
 import { httpSseTransport } from '../../src/transports/http-sse.js'
-import { tempDir } from './helpers.js'
+import { MAIN, tempDir } from './helpers.js'
 import { getJson, printed, reviewWorkflow, startServe, testPeer, waitFor, type Served, type TestPeer } from './serve-helpers.js'
 
-// The real executable's entry: `stateflow serve` as users run it.
-const MAIN = join(import.meta.dirname, '../../src/cli/main.ts')
 
 describe('serve - API, live feed and sync', () => {
   let server: Served

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { broadcastChannelTransport } from '../../src/transports/broadcast-channel.js'
 import type { CloseInfo, Connection, Transport } from '../../src/transports/transport.js'
 import { transportSuite } from '../conformance/transport/index.js'
+import { broadcastChannelFixture } from '../conformance/transport/broadcast-channel.js'
 import { eventually } from '../conformance/index.js'
 
 const TAG = 'stateflow/bc/1'
@@ -29,21 +30,7 @@ async function closeAll(): Promise<void> {
   await Promise.all(transports.splice(0).map((t) => t.close?.()))
 }
 
-transportSuite({
-  name: 'broadcastChannel',
-  capabilities: { closeReason: true },
-  async setup() {
-    const name = freshChannel()
-    const options = { maxFrameBytes: 1 << 20, connectTimeoutMs: 1_000 }
-    return {
-      listener: keep(broadcastChannelTransport(name, { ...options, id: 'server' })),
-      dialer: keep(broadcastChannelTransport(name, { ...options, id: 'client' })),
-      otherDialer: keep(broadcastChannelTransport(name, { ...options, id: 'client2' })),
-      deadAddress: `bc:${name}/nobody`,
-    }
-  },
-  teardown: closeAll,
-})
+transportSuite(broadcastChannelFixture('broadcastChannel', { freshChannel, keep, teardown: closeAll }))
 
 function ended(conn: Connection): Promise<CloseInfo> {
   return new Promise((resolve) => conn.onClose(resolve))
