@@ -525,47 +525,36 @@ const reader = new Reader()
 // not expect it answers undefined and the checked `Reader` parse runs from the start, so errors
 // (and their messages) come from one place. It accepts exactly what that parse accepts.
 
-const KEY_V = keyWords(KEY.v)
-const KEY_LOG = keyWords(KEY.log)
-const KEY_SEQ = keyWords(KEY.seq)
-const KEY_BODY = keyWords(KEY.body)
-const KEY_PREV = keyWords(KEY.prev)
-const KEY_TIME = keyWords(KEY.time)
-const KEY_TYPE = keyWords(KEY.type)
-const KEY_CLOCK = keyWords(KEY.clock)
-const KEY_AUTHOR = keyWords(KEY.author)
-const KEY_PARENTS = keyWords(KEY.parents)
+// The envelope keys in their fixed order, their bytes back to back: the fast parse checks each
+// key with a loop written where it is needed. A call per key (ten per event) cost more than the
+// compare itself, since V8 inlines only so many calls into one function.
+const ENVELOPE_KEYS = ['v', 'log', 'seq', 'body', 'prev', 'time', 'type', 'clock', 'author', 'parents'] as const
+const KEY_BYTES = new Uint8Array(ENVELOPE_KEYS.reduce((n, k) => n + KEY[k].length, 0))
+/** `KEY_BYTES[KEY_START[i], KEY_START[i + 1])`: the bytes of `ENVELOPE_KEYS[i]`. */
+const KEY_START = new Int32Array(ENVELOPE_KEYS.length + 1)
+ENVELOPE_KEYS.forEach((k, i) => {
+  KEY_BYTES.set(KEY[k], KEY_START[i])
+  KEY_START[i + 1] = KEY_START[i] + KEY[k].length
+})
+const K_LOG = 1
+const K_SEQ = 2
+const K_BODY = 3
+const K_PREV = 4
+const K_TIME = 5
+const K_TYPE = 6
+const K_CLOCK = 7
+const K_AUTHOR = 8
+const K_PARENTS = 9
+/** The first four bytes of every event: a map of 10, the key "v", version 1. */
+const EVENT_START = (0xaa << 24) | (0x61 << 16) | (0x76 << 8) | EVENT_VERSION
 
 /** Where the last `uintAt`/`textAt`/`linkAt` stopped. */
 let parsedTo = 0
 
-/** An envelope key's bytes as whole big-endian words and the bytes left over. */
-interface KeyWords {
-  length: number
-  words: Int32Array
-  tail: Uint8Array
-}
-
-function keyWords(key: Uint8Array): KeyWords {
-  const nw = key.length >> 2
-  const words = new Int32Array(nw)
-  for (let k = 0; k < nw; k++) words[k] = wordAt(key, 4 * k)
-  return { length: key.length, words, tail: key.subarray(nw * 4) }
-}
-
-/** Whether `b` holds `key` at `p`. */
-function keyAt(b: Uint8Array, p: number, key: KeyWords): boolean {
-  if (p + key.length > b.length) return false
-  const w = key.words
-  const nw = w.length
-  for (let k = 0; k < nw; k++) if (wordAt(b, p + 4 * k) !== w[k]) return false
-  const t = key.tail
-  const q = p + 4 * nw
-  for (let i = 0; i < t.length; i++) if (b[q + i] !== t[i]) return false
-  return true
-}
-
-/** The argument of a head of major type `major` at `p`, in shortest form and ≤ 2^53 - 1; else -1. */
+/**
+ * The argument of a head of major type `major` at `p`, in shortest form and ≤ 2^53 - 1; else -1.
+ * Kept small so that V8 inlines it (a longer one, branch per length, was too big to).
+ */
 function uintAt(b: Uint8Array, p: number, major: number): number {
   if (p >= b.length) return -1
   const first = b[p]
@@ -575,32 +564,18 @@ function uintAt(b: Uint8Array, p: number, major: number): number {
     parsedTo = p + 1
     return info
   }
-  if (info === 24) {
-    if (p + 2 > b.length || b[p + 1] < 24) return -1
-    parsedTo = p + 2
-    return b[p + 1]
-  }
-  if (info === 25) {
-    if (p + 3 > b.length) return -1
-    const n = (b[p + 1] << 8) | b[p + 2]
-    parsedTo = p + 3
-    return n < 0x100 ? -1 : n
-  }
-  if (info === 26) {
-    if (p + 5 > b.length) return -1
-    const n = ((b[p + 1] << 24) | (b[p + 2] << 16) | (b[p + 3] << 8) | b[p + 4]) >>> 0
-    parsedTo = p + 5
-    return n < 0x10000 ? -1 : n
-  }
-  if (info === 27) {
-    if (p + 9 > b.length) return -1
-    const hi = ((b[p + 1] << 24) | (b[p + 2] << 16) | (b[p + 3] << 8) | b[p + 4]) >>> 0
-    const lo = ((b[p + 5] << 24) | (b[p + 6] << 16) | (b[p + 7] << 8) | b[p + 8]) >>> 0
-    parsedTo = p + 9
-    return hi === 0 || hi >= 0x200000 ? -1 : hi * 0x100000000 + lo
-  }
-  return -1
+  if (info > 27) return -1
+  const len = 1 << (info - 24)
+  if (p + 1 + len > b.length) return -1
+  let n = 0
+  for (let i = p + 1; i <= p + len; i++) n = n * 256 + b[i]
+  parsedTo = p + 1 + len
+  // Shortest form: 1 byte from 24, 2 from 2^8, 4 from 2^16, 8 from 2^32; past 2^53 - 1 the
+  // encoder writes a float (and n is no longer exact).
+  return n < SHORTEST[len] || n > Number.MAX_SAFE_INTEGER ? -1 : n
 }
+/** The least argument a head with this many bytes of argument may carry, by that count. */
+const SHORTEST = [0, 24, 0x100, 0, 0x10000, 0, 0, 0, 0x100000000]
 
 /** A short ASCII text string at `p` (interned), or undefined. */
 function textAt(b: Uint8Array, p: number): string | undefined {
@@ -626,26 +601,21 @@ function linkAt(b: Uint8Array, p: number, reuse: DecodeReuse | undefined): CID |
 }
 
 function decodeEventFast(b: Uint8Array, options: DecodeOptions): DecodedEvent | undefined {
-  if (b.length < 1 || b[0] !== 0xaa) return undefined
-  let p = 1
-  if (!keyAt(b, p, KEY_V)) return undefined
-  p += KEY_V.length
-  if (b[p] !== EVENT_VERSION) return undefined
-  p += 1
-  if (!keyAt(b, p, KEY_LOG)) return undefined
-  const log = textAt(b, p + KEY_LOG.length)
+  if (b.length < 4 || wordAt(b, 0) !== EVENT_START) return undefined
+  let p = 4
+  for (let k = KEY_START[K_LOG]; k < KEY_START[K_LOG + 1]; k++, p++) if (b[p] !== KEY_BYTES[k]) return undefined
+  const log = textAt(b, p)
   if (log === undefined) return undefined
   p = parsedTo
-  if (!keyAt(b, p, KEY_SEQ)) return undefined
-  const seq = uintAt(b, p + KEY_SEQ.length, 0)
+  for (let k = KEY_START[K_SEQ]; k < KEY_START[K_SEQ + 1]; k++, p++) if (b[p] !== KEY_BYTES[k]) return undefined
+  const seq = uintAt(b, p, 0)
   if (seq < 1) return undefined
   p = parsedTo
-  if (!keyAt(b, p, KEY_BODY)) return undefined
-  const body = decodeBodyFast(b, p + KEY_BODY.length)
+  for (let k = KEY_START[K_BODY]; k < KEY_START[K_BODY + 1]; k++, p++) if (b[p] !== KEY_BYTES[k]) return undefined
+  const body = decodeBodyFast(b, p)
   if (body === NOT_FAST) return undefined
   p = fastEnd()
-  if (!keyAt(b, p, KEY_PREV)) return undefined
-  p += KEY_PREV.length
+  for (let k = KEY_START[K_PREV]; k < KEY_START[K_PREV + 1]; k++, p++) if (b[p] !== KEY_BYTES[k]) return undefined
   const reuse = options.reuse
   const lazy = options.lazyLinks === true
   let prev: CID | null = null
@@ -661,26 +631,25 @@ function decodeEventFast(b: Uint8Array, options: DecodeOptions): DecodedEvent | 
     prev = c
     p = parsedTo
   }
-  if (!keyAt(b, p, KEY_TIME)) return undefined
-  const time = uintAt(b, p + KEY_TIME.length, 0)
+  for (let k = KEY_START[K_TIME]; k < KEY_START[K_TIME + 1]; k++, p++) if (b[p] !== KEY_BYTES[k]) return undefined
+  const time = uintAt(b, p, 0)
   if (time < 0) return undefined
   p = parsedTo
-  if (!keyAt(b, p, KEY_TYPE)) return undefined
-  const type = textAt(b, p + KEY_TYPE.length)
+  for (let k = KEY_START[K_TYPE]; k < KEY_START[K_TYPE + 1]; k++, p++) if (b[p] !== KEY_BYTES[k]) return undefined
+  const type = textAt(b, p)
   if (type === undefined || type.length === 0) return undefined
   p = parsedTo
-  if (!keyAt(b, p, KEY_CLOCK)) return undefined
-  const clock = uintAt(b, p + KEY_CLOCK.length, 0)
+  for (let k = KEY_START[K_CLOCK]; k < KEY_START[K_CLOCK + 1]; k++, p++) if (b[p] !== KEY_BYTES[k]) return undefined
+  const clock = uintAt(b, p, 0)
   if (clock < 1) return undefined
   p = parsedTo
-  if (!keyAt(b, p, KEY_AUTHOR)) return undefined
-  p += KEY_AUTHOR.length
+  for (let k = KEY_START[K_AUTHOR]; k < KEY_START[K_AUTHOR + 1]; k++, p++) if (b[p] !== KEY_BYTES[k]) return undefined
   if (p + 34 > b.length || b[p] !== 0x58 || b[p + 1] !== 32) return undefined
   p += 2
   const author = reuse !== undefined ? reuse.authorAt(b, p) : copyAuthor(b, p)
   p += 32
-  if (!keyAt(b, p, KEY_PARENTS)) return undefined
-  const count = uintAt(b, p + KEY_PARENTS.length, 4)
+  for (let k = KEY_START[K_PARENTS]; k < KEY_START[K_PARENTS + 1]; k++, p++) if (b[p] !== KEY_BYTES[k]) return undefined
+  const count = uintAt(b, p, 4)
   if (count < 0 || count > MAX_PARENTS) return undefined
   p = parsedTo
   const parentsAt = p

@@ -34,18 +34,23 @@ const BITS = 5
 const MASK = 31
 
 // A fold looks one key up, then sets it, often for several events in a row: remember the last hash.
-let lastKey = ''
-let lastHash = 0x811c9dc5
+let lastKey: string | undefined
+let lastHash = 0
 
-/** FNV-1a over UTF-16 code units: deterministic, so every peer builds the same trie. */
+/**
+ * FNV-1a over UTF-16 code units, folded to 30 bits: deterministic, so every peer builds the same
+ * trie. Thirty bits are six levels of five, and a 30-bit hash is a small integer to V8: a 32-bit
+ * one past 2^30 was a heap number, an extra object in every entry the map keeps.
+ */
 function hashOf(key: string): number {
   if (key === lastKey) return lastHash
   let h = 0x811c9dc5
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193)
   lastKey = key
-  lastHash = h >>> 0
+  lastHash = (h ^ (h >>> 30)) & HASH_MASK
   return lastHash
 }
+const HASH_MASK = 0x3fffffff
 
 function emptySlots<V>(): Slot<V>[] {
   const s = new Array<Slot<V>>(32)
@@ -159,7 +164,7 @@ export class PersistentMap<V> implements ReadonlyMap<string, V> {
       n.slots[i] = { t: 2, h: e.h, entries }
     } else {
       // Different hashes share this slot's bits: push the resident one level down, then insert.
-      // They differ in some bit, so this ends by shift 30.
+      // They differ in one of their 30 bits, so this ends by shift 25.
       const child: Node<V> = { t: 1, edit: this.#edit, slots: emptySlots() }
       child.slots[(s.h >>> (shift + BITS)) & MASK] = s
       n.slots[i] = this.#setIn(child, shift + BITS, e)

@@ -163,6 +163,49 @@ describe('properties - lazy links', () => {
   })
 })
 
+describe('properties - envelope integers', () => {
+  // The envelope's integers (seq, time, clock, parent count) in every head width: the shortest
+  // form decodes to its value; the same value one width wider is refused, as is anything past 2^53 - 1.
+  const author = new Uint8Array(32).fill(7)
+  const widths = [0, 1, 2, 4, 8]
+  const head = (n: number, width: number): number[] => {
+    const info = width === 0 ? n : 23 + Math.log2(width) + 1
+    const out = [info]
+    for (let i = width - 1; i >= 0; i--) out.push(Math.floor(n / 2 ** (8 * i)) % 256)
+    return out
+  }
+  const shortest = (n: number): number => (n < 24 ? 0 : n < 0x100 ? 1 : n < 0x10000 ? 2 : n < 0x100000000 ? 4 : 8)
+  const value = fc.oneof(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 0x1_0000_0010 }), fc.constantFrom(23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER))
+
+  it('time, seq and clock decode in their shortest form and are refused one width wider', () => {
+    fc.assert(
+      fc.property(value, fc.constantFrom('seq', 'time', 'clock'), (n, field) => {
+        const fields = { v: 1 as const, log: 'l', author, seq: 1, prev: null, parents: [], clock: 1, time: 1, type: 't', body: null, [field]: n }
+        const { bytes } = encodeEvent(fields)
+        const d = decodeEvent(bytes, { lazyLinks: true })
+        expect(d[field as 'seq']).toBe(n)
+        const w = shortest(n)
+        if (w === 8) return
+        const key = new TextEncoder().encode(field)
+        const at = bytes.findIndex((_, i) => bytes[i] === 0x60 + key.length && key.every((x, j) => bytes[i + 1 + j] === x)) + 1 + key.length
+        const wider = widths[widths.indexOf(w) + 1]
+        const widened = new Uint8Array([...bytes.subarray(0, at), ...head(n, wider), ...bytes.subarray(at + 1 + w)])
+        expect(() => decodeEvent(widened, { lazyLinks: true })).toThrow(/shortest form/)
+        expect(() => decodeEvent(widened)).toThrow(/shortest form/)
+      }),
+      runs(300, 3000),
+    )
+  })
+
+  it('an integer past 2^53 - 1 is refused', () => {
+    const { bytes } = encodeEvent({ v: 1, log: 'l', author, seq: 1, prev: null, parents: [], clock: 1, time: Number.MAX_SAFE_INTEGER, type: 't', body: null })
+    const at = bytes.findIndex((_, i) => bytes[i] === 0x1b && bytes[i + 1] === 0x00 && bytes[i + 2] === 0x1f)
+    const past = bytes.slice()
+    past.set([0x00, 0x20, 0, 0, 0, 0, 0, 0], at + 1)
+    expect(() => decodeEvent(past, { lazyLinks: true })).toThrow(/2\^53/)
+  })
+})
+
 describe('properties - mutation', () => {
   it('every single-byte mutation of a signed event is rejected, or never accepted under the original CID', async () => {
     const a = await createXSync()
