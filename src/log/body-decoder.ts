@@ -11,7 +11,7 @@
  * Strings keep a leading U+FEFF (cborg's decoder drops it, so such a string would not round-trip).
  */
 import { CID } from 'multiformats/cid'
-import { asciiString } from './short-strings.js'
+import { asciiKey, asciiString } from './short-strings.js'
 
 const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 const MAX_DEPTH = 64
@@ -105,14 +105,26 @@ class FastReader {
         for (let i = 0; i < n; i++) {
           if (this.pos >= b.length || b[this.pos] >> 5 !== 3) return DEFER
           const keyStart = this.pos
-          const key = this.string(b[this.pos++] & 0x1f)
+          const key = this.string(b[this.pos++] & 0x1f, true)
           if (key === undefined || key === '__proto__') return DEFER
           const keyLen = this.pos - keyStart
           // Canonical order: by encoded length, then bytewise; strictly increasing (no duplicates).
           if (prevStart >= 0 && !keyAfter(b, prevStart, prevLen, keyStart, keyLen)) return DEFER
           prevStart = keyStart
           prevLen = keyLen
-          const v = this.value(depth + 1)
+          // The usual values, a small integer or a short ASCII string, without the recursive call.
+          const h = b[this.pos]
+          let v: Out
+          if (h < 24) {
+            v = h
+            this.pos++
+          } else if (h >= 0x60 && h < 0x78 && this.pos + 1 + (h - 0x60) <= b.length) {
+            const s = asciiString(b, this.pos + 1, h - 0x60)
+            if (s !== undefined) {
+              v = s
+              this.pos += 1 + (h - 0x60)
+            } else v = this.value(depth + 1)
+          } else v = this.value(depth + 1)
           if (v === DEFER) return DEFER
           out[key] = v
         }
@@ -146,14 +158,15 @@ class FastReader {
     }
   }
 
-  string(info: number): string | undefined {
+  /** A text string whose head was read; `key`: a map key (see `asciiKey`). */
+  string(info: number, key = false): string | undefined {
     const b = this.b
     const n = this.arg(info)
     if (n < 0 || this.pos + n > b.length) return undefined
     const start = this.pos
     this.pos += n
     if (n <= 64) {
-      const s = asciiString(b, start, n)
+      const s = key ? asciiKey(b, start, n) : asciiString(b, start, n)
       if (s !== undefined) return s
     }
     try {
