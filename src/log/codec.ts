@@ -431,8 +431,9 @@ export interface DecodeOptions {
   maxBytes?: number
   /**
    * The CID these bytes are already known by (a store's own record of an event it validated on
-   * the way in): skips re-hashing, a quarter of the decode. Never pass a CID that came from a
-   * peer; the audit re-hashes everything. A plain Uint8Array becomes the CID's own bytes (not a
+   * the way in): skips re-hashing, a quarter of the decode, and comparing the envelope's fixed
+   * keys (every value is still checked). Never pass a CID that came from a peer; the audit
+   * re-hashes everything. A plain Uint8Array becomes the CID's own bytes (not a
    * copy: events share them with the store, like a store's arrays nobody may change); a Buffer is
    * copied, so `cid.bytes` is always a plain Uint8Array.
    * @internal
@@ -525,9 +526,8 @@ const reader = new Reader()
 // not expect it answers undefined and the checked `Reader` parse runs from the start, so errors
 // (and their messages) come from one place. It accepts exactly what that parse accepts.
 
-// The envelope keys in their fixed order, their bytes back to back: the fast parse checks each
-// key with a loop written where it is needed. A call per key (ten per event) cost more than the
-// compare itself, since V8 inlines only so many calls into one function.
+// The envelope keys in their fixed order, their bytes back to back, checked by one small loop
+// (`keyEnd`) instead of a word-compare helper per key, which V8 stopped inlining past the fourth.
 const ENVELOPE_KEYS = ['v', 'log', 'seq', 'body', 'prev', 'time', 'type', 'clock', 'author', 'parents'] as const
 const KEY_BYTES = new Uint8Array(ENVELOPE_KEYS.reduce((n, k) => n + KEY[k].length, 0))
 /** `KEY_BYTES[KEY_START[i], KEY_START[i + 1])`: the bytes of `ENVELOPE_KEYS[i]`. */
@@ -547,6 +547,12 @@ const K_AUTHOR = 8
 const K_PARENTS = 9
 /** The first four bytes of every event: a map of 10, the key "v", version 1. */
 const EVENT_START = (0xaa << 24) | (0x61 << 16) | (0x76 << 8) | EVENT_VERSION
+
+/** Where envelope key `k` ends when the bytes at `p` are that key, else -1. */
+function keyEnd(b: Uint8Array, p: number, k: number): number {
+  for (let i = KEY_START[k]; i < KEY_START[k + 1]; i++, p++) if (b[p] !== KEY_BYTES[i]) return -1
+  return p
+}
 
 /** Where the last `uintAt`/`textAt`/`linkAt` stopped. */
 let parsedTo = 0
@@ -602,20 +608,23 @@ function linkAt(b: Uint8Array, p: number, reuse: DecodeReuse | undefined): CID |
 
 function decodeEventFast(b: Uint8Array, options: DecodeOptions): DecodedEvent | undefined {
   if (b.length < 4 || wordAt(b, 0) !== EVENT_START) return undefined
+  // Bytes a store names by CID were checked whole when stored: their keys, fixed bytes in a
+  // fixed order, are stepped over (the values are still read with every check).
+  const trusted = options.knownCid !== undefined
   let p = 4
-  for (let k = KEY_START[K_LOG]; k < KEY_START[K_LOG + 1]; k++, p++) if (b[p] !== KEY_BYTES[k]) return undefined
+  if ((p = trusted ? p + KEY_START[K_LOG + 1] - KEY_START[K_LOG] : keyEnd(b, p, K_LOG)) < 0) return undefined
   const log = textAt(b, p)
   if (log === undefined) return undefined
   p = parsedTo
-  for (let k = KEY_START[K_SEQ]; k < KEY_START[K_SEQ + 1]; k++, p++) if (b[p] !== KEY_BYTES[k]) return undefined
+  if ((p = trusted ? p + KEY_START[K_SEQ + 1] - KEY_START[K_SEQ] : keyEnd(b, p, K_SEQ)) < 0) return undefined
   const seq = uintAt(b, p, 0)
   if (seq < 1) return undefined
   p = parsedTo
-  for (let k = KEY_START[K_BODY]; k < KEY_START[K_BODY + 1]; k++, p++) if (b[p] !== KEY_BYTES[k]) return undefined
+  if ((p = trusted ? p + KEY_START[K_BODY + 1] - KEY_START[K_BODY] : keyEnd(b, p, K_BODY)) < 0) return undefined
   const body = decodeBodyFast(b, p)
   if (body === NOT_FAST) return undefined
   p = fastEnd()
-  for (let k = KEY_START[K_PREV]; k < KEY_START[K_PREV + 1]; k++, p++) if (b[p] !== KEY_BYTES[k]) return undefined
+  if ((p = trusted ? p + KEY_START[K_PREV + 1] - KEY_START[K_PREV] : keyEnd(b, p, K_PREV)) < 0) return undefined
   const reuse = options.reuse
   const lazy = options.lazyLinks === true
   let prev: CID | null = null
@@ -631,24 +640,24 @@ function decodeEventFast(b: Uint8Array, options: DecodeOptions): DecodedEvent | 
     prev = c
     p = parsedTo
   }
-  for (let k = KEY_START[K_TIME]; k < KEY_START[K_TIME + 1]; k++, p++) if (b[p] !== KEY_BYTES[k]) return undefined
+  if ((p = trusted ? p + KEY_START[K_TIME + 1] - KEY_START[K_TIME] : keyEnd(b, p, K_TIME)) < 0) return undefined
   const time = uintAt(b, p, 0)
   if (time < 0) return undefined
   p = parsedTo
-  for (let k = KEY_START[K_TYPE]; k < KEY_START[K_TYPE + 1]; k++, p++) if (b[p] !== KEY_BYTES[k]) return undefined
+  if ((p = trusted ? p + KEY_START[K_TYPE + 1] - KEY_START[K_TYPE] : keyEnd(b, p, K_TYPE)) < 0) return undefined
   const type = textAt(b, p)
   if (type === undefined || type.length === 0) return undefined
   p = parsedTo
-  for (let k = KEY_START[K_CLOCK]; k < KEY_START[K_CLOCK + 1]; k++, p++) if (b[p] !== KEY_BYTES[k]) return undefined
+  if ((p = trusted ? p + KEY_START[K_CLOCK + 1] - KEY_START[K_CLOCK] : keyEnd(b, p, K_CLOCK)) < 0) return undefined
   const clock = uintAt(b, p, 0)
   if (clock < 1) return undefined
   p = parsedTo
-  for (let k = KEY_START[K_AUTHOR]; k < KEY_START[K_AUTHOR + 1]; k++, p++) if (b[p] !== KEY_BYTES[k]) return undefined
+  if ((p = trusted ? p + KEY_START[K_AUTHOR + 1] - KEY_START[K_AUTHOR] : keyEnd(b, p, K_AUTHOR)) < 0) return undefined
   if (p + 34 > b.length || b[p] !== 0x58 || b[p + 1] !== 32) return undefined
   p += 2
   const author = reuse !== undefined ? reuse.authorAt(b, p) : copyAuthor(b, p)
   p += 32
-  for (let k = KEY_START[K_PARENTS]; k < KEY_START[K_PARENTS + 1]; k++, p++) if (b[p] !== KEY_BYTES[k]) return undefined
+  if ((p = trusted ? p + KEY_START[K_PARENTS + 1] - KEY_START[K_PARENTS] : keyEnd(b, p, K_PARENTS)) < 0) return undefined
   const count = uintAt(b, p, 4)
   if (count < 0 || count > MAX_PARENTS) return undefined
   p = parsedTo

@@ -192,6 +192,9 @@ describe('properties - envelope integers', () => {
         const widened = new Uint8Array([...bytes.subarray(0, at), ...head(n, wider), ...bytes.subarray(at + 1 + w)])
         expect(() => decodeEvent(widened, { lazyLinks: true })).toThrow(/shortest form/)
         expect(() => decodeEvent(widened)).toThrow(/shortest form/)
+        // Read back from a store (its keys taken as checked): the values are still checked.
+        const cid = decodeEvent(bytes).cid.bytes
+        expect(() => decodeEvent(widened, { lazyLinks: true, knownCid: cid })).toThrow(/shortest form/)
       }),
       runs(300, 3000),
     )
