@@ -19,7 +19,7 @@ import { sha256Into } from './crypto-backend.js'
 import { DecodeError, TooLargeError } from './errors.js'
 import { allocBytes } from './slab.js'
 import { decodeBodyFast, fastEnd, NOT_FAST } from './body-decoder.js'
-import { asciiString } from './short-strings.js'
+import { asciiName } from './short-strings.js'
 
 export const EVENT_VERSION = 1
 /** @default 1 MiB: an encoded event larger than this is `TOO_LARGE`, checked before decoding. */
@@ -382,7 +382,7 @@ class Reader {
     const b = this.bytes
     const end = this.pos + n
     // Short ASCII strings (log ids, types) skip the TextDecoder call, and repeat: interned.
-    const s = (n <= 64 ? asciiString(b, this.pos, n) : undefined) ?? textDecoder.decode(b.subarray(this.pos, end))
+    const s = (n <= 64 ? asciiName(b, this.pos, n) : undefined) ?? textDecoder.decode(b.subarray(this.pos, end))
     this.pos = end
     return s
   }
@@ -583,14 +583,14 @@ function uintAt(b: Uint8Array, p: number, major: number): number {
 /** The least argument a head with this many bytes of argument may carry, by that count. */
 const SHORTEST = [0, 24, 0x100, 0, 0x10000, 0, 0, 0, 0x100000000]
 
-/** A short ASCII text string at `p` (interned), or undefined. */
+/** A short ASCII text string at `p`, a log id or a type (interned: `asciiName`), or undefined. */
 function textAt(b: Uint8Array, p: number): string | undefined {
   const n = uintAt(b, p, 3)
   if (n < 0 || n > 64) return undefined
   const at = parsedTo
   if (at + n > b.length) return undefined
   parsedTo = at + n
-  return asciiString(b, at, n)
+  return asciiName(b, at, n)
 }
 
 /** The CID of an event link at `p`: one `reuse` already made, or a new one; undefined if not a link. */

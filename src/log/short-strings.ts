@@ -19,6 +19,7 @@ class Cache {
 }
 const values = new Cache(false)
 const keys = new Cache(true)
+const names = new Cache(true)
 
 /** The string of `b[start, start + n)` (n ≤ 64) if every byte is ASCII, else undefined. */
 export function asciiString(b: Uint8Array, start: number, n: number): string | undefined {
@@ -33,6 +34,15 @@ export function asciiString(b: Uint8Array, start: number, n: number): string | u
  */
 export function asciiKey(b: Uint8Array, start: number, n: number): string | undefined {
   return lookup(keys, b, start, n)
+}
+
+/**
+ * `asciiKey` for an event's log id and type, from a cache of their own (a type sharing a slot
+ * with a body key would evict it at every event). Internalized, a type compares with the
+ * literal types a reducer tests for by pointer.
+ */
+export function asciiName(b: Uint8Array, start: number, n: number): string | undefined {
+  return lookup(names, b, start, n)
 }
 
 function lookup(cache: Cache, b: Uint8Array, start: number, n: number): string | undefined {

@@ -4,13 +4,13 @@
  */
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { asciiKey, asciiString } from '../../src/log/short-strings.js'
+import { asciiKey, asciiName, asciiString } from '../../src/log/short-strings.js'
 import { testSeed } from '../conformance/index.js'
 
 const bytesOf = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0))
 
 describe('short strings', () => {
-  it('spell the bytes they were read from, as values and as keys, through hits, misses and shared slots', () => {
+  it('spell the bytes they were read from, as values, keys and names, through hits, misses and shared slots', () => {
     const ascii = fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)), maxLength: 40 })
     fc.assert(
       fc.property(fc.array(ascii, { minLength: 1, maxLength: 400 }), fc.integer({ min: 0, max: 7 }), (strings, pad) => {
@@ -21,6 +21,7 @@ describe('short strings', () => {
             b.set(bytesOf(s), pad)
             expect(asciiString(b, pad, s.length)).toBe(s)
             expect(asciiKey(b, pad, s.length)).toBe(s)
+            expect(asciiName(b, pad, s.length)).toBe(s)
           }
         }
       }),
