@@ -268,9 +268,15 @@ function record(item: WorkItem, d: Decision): void {
 }
 const SHORT_DECISIONS = 8
 
+const WORK_TYPES: ReadonlySet<string> = new Set(Object.values(WORK))
+
 function reduce(s: WorkQueueState, e: LogEvent, ctx: ViewContext): WorkQueueState {
   const t = e.type
-  if (t !== PEER_HELLO && t !== PEER_BYE && !t.startsWith('xsync.work.')) return s
+  if (!WORK_TYPES.has(t) && t !== PEER_HELLO && t !== PEER_BYE) {
+    // An xsync.work.* type this version does not know is malformed, not someone else's event.
+    if (t.startsWith('xsync.work.')) s.rejected++
+    return s
+  }
   const by = didOf(e.author)
   const time = ctx.time
   if (t === PEER_HELLO) {
@@ -287,12 +293,12 @@ function reduce(s: WorkQueueState, e: LogEvent, ctx: ViewContext): WorkQueueStat
     if (s.peers[by]) ownPeer(s, by).left = time
     return s
   }
-  const body = e.body
-  const id = isRecord(body) ? itemId(body) : undefined
-  if (!isRecord(body) || id === undefined) {
+  const id = isRecord(e.body) ? itemId(e.body) : undefined
+  if (id === undefined) {
     s.rejected++
     return s
   }
+  const body = e.body as Record<string, unknown>
   // The CID's string form ('b' + base32), built without multiformats' slow first toString (and,
   // for a stored event, without its CID object).
   const cid = eventCidString(eventCidBytes(e))
