@@ -16,7 +16,7 @@ import type { LogEvent } from '../src/log/log.js'
 import { ViewHost, type ViewSnapshot } from '../src/views/host.js'
 import { workQueueView, WORK, type WorkQueueState } from '../src/views/work-queue.js'
 import { explainClaim } from '../src/views/explain.js'
-import { collectGarbage, count, figure, fmtInt, isMain, median, parseArgs, progress, runModules, wanted, type BenchModule, type BenchOptions, type Figure } from './harness.js'
+import { collectGarbageAndSettle, count, figure, fmtInt, isMain, median, parseArgs, progress, runModules, wanted, type BenchModule, type BenchOptions, type Figure } from './harness.js'
 import { cryptoBench } from './crypto.js'
 
 const SECTION = '9. views: fold, re-fold, claims'
@@ -48,16 +48,16 @@ async function foldFigures(opts: BenchOptions, n: number): Promise<Figure[]> {
     // A view name per run: a host persists its checkpoint on close, and the next host of the
     // same view would restore it instead of folding from scratch.
     const host = new ViewHost(log, client.store, workQueueView({ name: `workQueue-${run}` }), { checkpointEvery: 1000 })
-    // As every bench here: a run starts after a full collection, so it does not pay for the
-    // garbage of the one before (the last state: tens of megabytes).
-    collectGarbage()
+    // A run starts after a full collection, so it does not pay for the garbage of the one before
+    // (the last state: tens of megabytes), nor for sweeping it.
+    await collectGarbageAndSettle()
     let t0 = performance.now()
     const snap = await host.read((s) => s.items.size)
     const hostSec = (performance.now() - t0) / 1000
     await host.close()
     if (snap !== n / 4) throw new Error(`fold gave ${snap} items`)
     let s = view.initial()
-    collectGarbage()
+    await collectGarbageAndSettle()
     t0 = performance.now()
     let time = 0
     for (let i = 0; i < decoded.length; i++) {
@@ -97,7 +97,7 @@ async function refoldFigure(opts: BenchOptions, n: number, back: number): Promis
     const [late] = await b.log('q').appendBatch([{ type: WORK.enqueued, body: { item: 'late', mode: 'lease' } }])
     const before = await a.log('q').view<ViewSnapshot<WorkQueueState>>('workQueue')
     if (before.position?.count !== n) throw new Error('fold not current')
-    collectGarbage()
+    await collectGarbageAndSettle()
     const t0 = performance.now()
     await a.log('q').ingest([{ bytes: late.bytes, sig: late.sig! }])
     const after = await a.log('q').view<ViewSnapshot<WorkQueueState>>('workQueue')
