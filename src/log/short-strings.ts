@@ -33,8 +33,30 @@ export function asciiString(b: Uint8Array, start: number, n: number): string | u
  * that is a forward costs a hop on every use.
  */
 export function asciiKey(b: Uint8Array, start: number, n: number): string | undefined {
-  return lookup(keys, b, start, n)
+  if (n > 8) return lookup(keys, b, start, n)
+  // Most keys are eight bytes or fewer: two words hold them whole, so a hit is two compares.
+  let hi = 0
+  let lo = 0
+  for (let i = 0; i < n; i++) {
+    const c = b[start + i]
+    if (c >= 0x80) return undefined
+    if (i < 4) hi = (hi << 8) | c
+    else lo = (lo << 8) | c
+  }
+  const slot = Math.imul(hi ^ Math.imul(lo ^ n, 0x9e3779b1), 0x85ebca6b) >>> (32 - SHORT_BITS)
+  if (shortLengths[slot] === n && shortHi[slot] === hi && shortLo[slot] === lo) return shortKeys[slot]
+  const fresh = internalized(build(b, start, start + n))
+  shortKeys[slot] = fresh
+  shortLengths[slot] = n
+  shortHi[slot] = hi
+  shortLo[slot] = lo
+  return fresh
 }
+const SHORT_BITS = 10
+const shortKeys: string[] = new Array<string>(1 << SHORT_BITS).fill('')
+const shortLengths = new Int32Array(1 << SHORT_BITS).fill(-1)
+const shortHi = new Int32Array(1 << SHORT_BITS)
+const shortLo = new Int32Array(1 << SHORT_BITS)
 
 /**
  * `asciiKey` for an event's log id and type, from a cache of their own (a type sharing a slot
