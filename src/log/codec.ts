@@ -440,6 +440,14 @@ export interface DecodeOptions {
    */
   knownCid?: Uint8Array
   /**
+   * With `knownCid`: the author key the store recorded beside the event, used as the event's
+   * `author` instead of a copy of the bytes (when it is a plain 32-byte Uint8Array). A store
+   * hands one array for all of an author's events, so readers that compare authors by identity
+   * (`didOf`, a view host's clocks) skip comparing 32 bytes per event.
+   * @internal
+   */
+  knownAuthor?: Uint8Array
+  /**
    * Objects shared across a run of decodes (a page of one log, in order): an event's `prev` and
    * parents are usually the events just before it, and its author the same as theirs, so the
    * CID objects and author bytes already made for those are handed out again instead of copies.
@@ -655,7 +663,8 @@ function decodeEventFast(b: Uint8Array, options: DecodeOptions): DecodedEvent | 
   if ((p = trusted ? p + KEY_START[K_AUTHOR + 1] - KEY_START[K_AUTHOR] : keyEnd(b, p, K_AUTHOR)) < 0) return undefined
   if (p + 34 > b.length || b[p] !== 0x58 || b[p + 1] !== 32) return undefined
   p += 2
-  const author = reuse !== undefined ? reuse.authorAt(b, p) : copyAuthor(b, p)
+  const storedAuthor = options.knownAuthor
+  const author = trusted && storedAuthor !== undefined && storedAuthor.length === 32 && storedAuthor.constructor === Uint8Array ? storedAuthor : reuse !== undefined ? reuse.authorAt(b, p) : copyAuthor(b, p)
   p += 32
   if ((p = trusted ? p + KEY_START[K_PARENTS + 1] - KEY_START[K_PARENTS] : keyEnd(b, p, K_PARENTS)) < 0) return undefined
   const count = uintAt(b, p, 4)

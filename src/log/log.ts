@@ -287,7 +287,7 @@ export class Log {
     // Events of one page share the author bytes they have in common and build their links only
     // when read (views rarely read them); one options object serves every decode (only knownCid
     // and maxBytes change).
-    const decode: DecodeOptions = { maxBytes: 0, knownCid: undefined, reuse: new DecodeReuse(), lazyLinks: true }
+    const decode: DecodeOptions = { maxBytes: 0, knownCid: undefined, knownAuthor: undefined, reuse: new DecodeReuse(), lazyLinks: true }
     let after: OrderPosition | undefined
     if (options.after !== undefined) {
       if ('clock' in options.after && typeof options.after.clock === 'number') after = options.after as OrderPosition
@@ -354,6 +354,7 @@ export class Log {
     // The store holds only events validated on the way in, under the CID they were checked by.
     options.maxBytes = Math.max(this.maxEventBytes, s.bytes.length)
     options.knownCid = s.cid
+    options.knownAuthor = s.author
     const d = decodeEvent(s.bytes, options) as LogEvent
     if (s.sig) d.sig = s.sig
     return d

@@ -142,6 +142,12 @@ describe('properties - lazy links', () => {
         expect(fieldsOf(stored)).toEqual(fieldsOf(eager))
         expect(stored.cid).toBe(stored.cid)
         expect(stored.cid.equals(eager.cid)).toBe(true)
+        // The author key a store recorded is used as it is; a Buffer one is not (bytes copied).
+        const key = author.slice()
+        expect(decodeEvent(bytes, { lazyLinks: true, knownCid: eager.cid.bytes.slice(), knownAuthor: key }).author).toBe(key)
+        const fromBuffer = decodeEvent(bytes, { lazyLinks: true, knownCid: eager.cid.bytes.slice(), knownAuthor: Buffer.from(key) }).author
+        expect(fromBuffer.constructor).toBe(Uint8Array)
+        expect(toHex(fromBuffer)).toBe(toHex(author))
       }),
       runs(200, 2000),
     )
