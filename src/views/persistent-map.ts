@@ -33,9 +33,10 @@ type Slot<V> = Entry<V> | Node<V> | Collision<V> | undefined
 const BITS = 5
 const MASK = 31
 
-// A fold looks one key up, then sets it, often for several events in a row: remember the last hash.
-let lastKey: string | undefined
-let lastHash = 0
+// A fold looks one key up, then sets it, often for several events in a row: remember the last
+// hash. Always a string (the empty key to start), so the compare stays a string compare.
+let lastKey = ''
+let lastHash = fold(0x811c9dc5)
 
 /**
  * FNV-1a over UTF-16 code units, folded to 30 bits: deterministic, so every peer builds the same
@@ -47,10 +48,13 @@ function hashOf(key: string): number {
   let h = 0x811c9dc5
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193)
   lastKey = key
-  lastHash = (h ^ (h >>> 30)) & HASH_MASK
+  lastHash = fold(h)
   return lastHash
 }
-const HASH_MASK = 0x3fffffff
+
+function fold(h: number): number {
+  return (h ^ (h >>> 30)) & 0x3fffffff
+}
 
 function emptySlots<V>(): Slot<V>[] {
   const s = new Array<Slot<V>>(32)
@@ -62,9 +66,11 @@ export class PersistentMap<V> implements ReadonlyMap<string, V> {
   #root: Node<V>
   #edit: object
   #size: number
-  // The last key looked up or set, and its value (undefined: absent). A fold looks an item up
-  // and sets it for several events in a row; a walk down the trie is a few cache misses.
-  #lastKey: string | undefined = undefined
+  // The last key looked up or set, and its value in this map (undefined: absent). A fold looks
+  // an item up and sets it for several events in a row; a walk down the trie is a few cache
+  // misses. Always true of this map: the empty key is absent from an empty one, and a fork
+  // starts with the pair of the map it copies.
+  #lastKey = ''
   #lastValue: V | undefined = undefined
 
   constructor(entries?: Iterable<readonly [string, V]>) {
@@ -132,6 +138,8 @@ export class PersistentMap<V> implements ReadonlyMap<string, V> {
     const copy = new PersistentMap<V>()
     copy.#root = this.#root
     copy.#size = this.#size
+    copy.#lastKey = this.#lastKey
+    copy.#lastValue = this.#lastValue
     this.#edit = {}
     return copy
   }

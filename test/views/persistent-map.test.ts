@@ -58,6 +58,19 @@ describe('PersistentMap', () => {
     expect([...a.keys()]).toEqual([...b.keys()])
   })
 
+  it('the empty key is a key like any other, in a map, its forks and a map built from entries', () => {
+    const m = new PersistentMap<number>()
+    expect([m.get(''), m.has(''), m.size]).toEqual([undefined, false, 0])
+    m.set('', 1)
+    const f = m.fork()
+    expect([m.get(''), f.get(''), f.has(''), f.size]).toEqual([1, 1, true, 1])
+    f.set('', 2).set('a', 3)
+    expect([m.get(''), f.get(''), m.get('a'), f.get('a')]).toEqual([1, 2, undefined, 3])
+    const built = new PersistentMap([['', 5], ['b', 6]])
+    expect(built.fork().get('')).toBe(5)
+    expect(new PersistentMap([['b', 6]]).fork().get('')).toBeUndefined()
+  })
+
   it('keeps keys whose hashes collide apart', () => {
     // Collisions found by search: distinct strings, one hash (FNV-1a folded to 30 bits, as the map's).
     const fnv = (s: string): number => {
