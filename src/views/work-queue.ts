@@ -259,12 +259,20 @@ function decide(item: WorkItem, cid: string, kind: Decision['kind'], by: string,
 
 /**
  * Append a decision. Most items take a few, and the queue keeps every list: a short one is
- * copied one longer (`concat` sizes it exactly) where a first push would reserve room for 17.
+ * copied into an array one longer, sized exactly (a first push would reserve room for 17; a
+ * `concat` made two short-lived arrays on the way).
  */
 function record(item: WorkItem, d: Decision): void {
   const ds = item.decisions
-  if (ds.length < SHORT_DECISIONS) item.decisions = ds.concat([d])
-  else ds.push(d)
+  const n = ds.length
+  if (n >= SHORT_DECISIONS) {
+    ds.push(d)
+    return
+  }
+  const next: Decision[] = new Array(n + 1)
+  for (let i = 0; i < n; i++) next[i] = ds[i]
+  next[n] = d
+  item.decisions = next
 }
 const SHORT_DECISIONS = 8
 
