@@ -14,6 +14,7 @@
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { median } from './harness.js'
+import { workItems } from './views.js'
 
 const args = process.argv.slice(2)
 const other = args.find((a) => !a.startsWith('--'))
@@ -38,18 +39,12 @@ async function side(label: string, root: string): Promise<Side> {
   const load = (p: string) => import(pathToFileURL(path.join(root, p)).href)
   const { createXSync } = await load('src/log/client.ts')
   const { ViewHost } = await load('src/views/host.ts')
-  const { workQueueView, WORK } = await load('src/views/work-queue.ts')
+  const { workQueueView } = await load('src/views/work-queue.ts')
   const client = await createXSync()
   const log = client.log('q')
-  // The bench's work: enqueue, claim, renew and complete per item, 256 events per signature.
-  const items: { type: string; body: unknown }[] = []
-  for (let i = 0; items.length < n; i++) {
-    const item = `item-0-${i}`
-    items.push({ type: WORK.enqueued, body: { item, mode: 'lease', ttlMs: 60_000, data: { i } } })
-    items.push({ type: WORK.claimed, body: { item } })
-    items.push({ type: WORK.renewed, body: { item, claim: 'x' } })
-    items.push({ type: WORK.completed, body: { item, claim: 'x', result: i } })
-  }
+  // The bench's work (bench/views.ts): enqueue, claim, renew and complete per item, 256 events
+  // per signature. Event types are the protocol, the same in both checkouts.
+  const items = workItems(n, 0)
   for (let i = 0; i < n; i += 256) await log.appendBatch(items.slice(i, i + 256))
   // A host persists its checkpoint once the fold is current; not timed, and not wanted here.
   ViewHost.prototype.persist = async () => {}

@@ -21,7 +21,7 @@ import { cryptoBench } from './crypto.js'
 
 const SECTION = '9. views: fold, re-fold, claims'
 
-function workItems(n: number, t: number): { type: string; body: unknown }[] {
+export function workItems(n: number, t: number): { type: string; body: unknown }[] {
   // One item per 4 events: enqueue, claim, renew (with a placeholder claim: counted as stale), complete.
   const out: { type: string; body: unknown }[] = []
   for (let i = 0; out.length < n; i++) {
