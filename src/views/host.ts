@@ -209,7 +209,7 @@ export class ViewHost<S> {
     const last = this.tip
     return {
       name: this.view.name,
-      state: this.clone(this.state),
+      state: this.clone(this.state, true),
       position: last ? { clock: last.clock, cid: last.cid, count: this.count } : null,
       stable: this.stable(),
       time: this.time,
@@ -221,8 +221,8 @@ export class ViewHost<S> {
    * faster than encoding and decoding), `decode(encode(state))` for views with their own encoding
    * (their states may hold objects a structured clone cannot copy, such as Automerge documents).
    */
-  private clone(state: S): S {
-    if (this.view.fork) return this.view.fork(state)
+  private clone(state: S, reader = false): S {
+    if (this.view.fork) return this.view.fork(state, reader)
     return this.view.encode ? decodeState(this.view, encodeState(this.view, state)) : structuredClone(state)
   }
 

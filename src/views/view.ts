@@ -39,8 +39,12 @@ export interface View<S> {
    * copies must stay valid under later `reduce` calls on either (share only what `reduce`
    * copies before changing, e.g. frozen parts). Without it the host deep-copies (a structured
    * clone, or `decode(encode(state))` for views with their own encoding).
+   *
+   * `reader` is true when the copy goes to a reader (`view`, `observe`): what it shares must then
+   * be safe from the reader too (frozen through). A checkpoint, the host's own, needs only what
+   * `reduce` relies on; a view may leave the rest for a later reader copy.
    */
-  fork?(state: S): S
+  fork?(state: S, reader?: boolean): S
   /**
    * A view that holds documents (`docView`) offers `log.doc(id)` and `log.changeDoc(id, fn)`
    * through this: read a copy of one document from the live state, and write a change as events.

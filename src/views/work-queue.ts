@@ -136,19 +136,32 @@ function specOf(b: unknown): RuntimeNodeSpec | undefined {
 // merely copied. A state lists what it made since its last fork, so the next fork freezes those
 // without scanning the queue; the list is a non-enumerable property, never encoded, so it cannot
 // make two peers' bytes differ.
+//
+// Two depths of freezing. Copy-on-write needs only the item (or peer) itself frozen: `ownItem`
+// copies the parts `reduce` changes (the winner, the decision list) with it, and the others
+// (enqueue, result, decisions, data) are never changed once made. A host's own checkpoints get
+// that shallow freeze. A copy for a reader must also keep the reader from changing what it shares
+// with the host, so it freezes everything those items hold. The deep freeze cost a quarter of
+// the items' fold time and no fold needs it; it waits, on a list shared by a lineage of forks,
+// for the next reader copy (or for the list to outgrow the queue, which bounds what it keeps).
 
 interface Ownership {
   /** Items and peers made since the last fork: not frozen yet. */
   list: object[]
   /** Every item and peer not in `list` is known frozen (no scan needed at the next fork). */
   sealed: boolean
+  /**
+   * Frozen items and peers whose parts are not frozen yet: one list for a state and every fork
+   * of it (any of them may be the one a reader's copy is made from).
+   */
+  shallow: object[]
 }
 const OWNED = Symbol('stateflow.workQueue.owned')
 
 function ownership(s: WorkQueueState): Ownership {
   let o = (s as unknown as Record<symbol, Ownership | undefined>)[OWNED]
   // A state made elsewhere (a decoded checkpoint) may hold unfrozen objects it did not list.
-  if (!o) setOwnership(s, (o = { list: [], sealed: false }))
+  if (!o) setOwnership(s, (o = { list: [], sealed: false, shallow: [] }))
   return o
 }
 
@@ -156,9 +169,9 @@ function setOwnership(s: WorkQueueState, o: Ownership): void {
   Object.defineProperty(s, OWNED, { value: o, configurable: true, enumerable: false, writable: true })
 }
 
-/** `s`, marked as holding only frozen objects (or none). */
-function sealed(s: WorkQueueState): WorkQueueState {
-  setOwnership(s, { list: [], sealed: true })
+/** `s`, marked as holding only frozen objects (or none), in the lineage that shares `shallow`. */
+function sealed(s: WorkQueueState, shallow: object[] = []): WorkQueueState {
+  setOwnership(s, { list: [], sealed: true, shallow })
   return s
 }
 
@@ -225,20 +238,30 @@ function deepFreeze(x: unknown): void {
 /**
  * A copy of the queue sharing every item with `s`: the shared items are frozen, and both copies
  * copy an item before changing it. Cost: the two maps, plus freezing what changed since the
- * last fork.
+ * last fork. For a reader (`reader`), the shared items are frozen through and through.
  */
-function fork(s: WorkQueueState): WorkQueueState {
+function fork(s: WorkQueueState, reader = false): WorkQueueState {
   const o = ownership(s)
-  for (const x of o.list) freezeOwned(x)
+  const shallow = o.shallow
+  for (const x of o.list) {
+    Object.freeze(x)
+    shallow.push(x)
+  }
   // Items of a state this one was not built by (a decoded checkpoint) are neither owned nor
   // frozen: freeze them too, once per lineage, so no copy can change what another shares.
   if (!o.sealed) {
     for (const it of s.items.values()) if (!Object.isFrozen(it)) deepFreeze(it)
     for (const p of Object.values(s.peers)) if (!Object.isFrozen(p)) deepFreeze(p)
   }
-  setOwnership(s, { list: [], sealed: true })
+  // The list holds items the queue may have replaced since: past twice the queue's size, it is
+  // worth emptying rather than keeping them alive.
+  if (reader || shallow.length > 2 * s.items.size + 1024) {
+    for (const x of shallow) freezeOwned(x)
+    shallow.length = 0
+  }
+  sealed(s, shallow)
   // Everything the copy holds is frozen now: it starts sealed too.
-  return sealed({ items: itemMap(s).fork(), peers: { ...s.peers }, rejected: s.rejected })
+  return sealed({ items: itemMap(s).fork(), peers: { ...s.peers }, rejected: s.rejected }, shallow)
 }
 
 // Checkpoint bytes: items as [id, item] pairs sorted by id (a list, so an id like `__proto__`

@@ -11,6 +11,9 @@ import { headsView, type HeadsState } from '../../src/views/heads-view.js'
 import { sqliteStore } from '../../src/stores/sqlite-store.js'
 import { exportIdentity, generateIdentity, identityFromSecretKey } from '../../src/log/identity.js'
 import { toHex } from '../../src/dag/bytes.js'
+import { workQueueView, type WorkQueueState } from '../../src/views/work-queue.js'
+import { workClaimed, workEnqueued, workReleased } from '../../src/views/event-types.js'
+import { encodeState } from '../../src/views/view.js'
 
 const clients: XSyncClient[] = []
 const dir = mkdtempSync(join(tmpdir(), 'stateflow-views-'))
@@ -107,6 +110,45 @@ describe('view host', () => {
     expect(seen[0]).toBeLessThanOrEqual(1)
     expect(seen[seen.length - 1]).toBe(3)
     expect([...seen].sort((x, y) => x - y)).toEqual(seen)
+  })
+
+  it("a reader's snapshot of the work queue is frozen through, checkpoints or not, and the fold goes on unchanged", async () => {
+    const a = await createXSync({ views: { workQueue: workQueueView() }, viewHost: { checkpointEvery: 10 } })
+    clients.push(a)
+    const log = a.log('q')
+    const batch = (from: number, to: number) =>
+      Array.from({ length: to - from }, (_, k) => [workEnqueued({ item: `i${from + k}`, mode: 'lease', data: { n: from + k } }), workClaimed({ item: `i${from + k}` })]).flat()
+    // 60 events: five checkpoints (shallow: the host's own) before any reader.
+    await log.appendBatch(batch(0, 30))
+    const snap = await log.view<ViewSnapshot<WorkQueueState>>('workQueue')
+    expect(snap.state.items.size).toBe(30)
+    for (const item of snap.state.items.values()) {
+      expect(Object.isFrozen(item.decisions[0])).toBe(true)
+      expect(Object.isFrozen(item.winner)).toBe(true)
+      expect(Object.isFrozen(item.data)).toBe(true)
+    }
+    const held = snap.state.items.get('i3')!
+    expect(() => {
+      ;(held.winner as { by: string }).by = 'someone else'
+    }).toThrow(TypeError)
+    // The host copies what it shares before changing it: the snapshot stays as it was.
+    await log.appendBatch(batch(30, 40))
+    const winner = held.winner!
+    await log.append(workReleased({ item: 'i3', claim: winner.claim }).type, workReleased({ item: 'i3', claim: winner.claim }).body)
+    const after = await log.view<ViewSnapshot<WorkQueueState>>('workQueue')
+    expect(after.state.items.get('i3')!.status).toBe('queued')
+    expect(held.status).toBe('claimed')
+    expect(after.state.items.size).toBe(40)
+    // And the state is the one a fold from scratch gives.
+    const view = workQueueView()
+    let s = view.initial()
+    let i = 0
+    let time = 0
+    for await (const e of log.events()) {
+      time = Math.max(time, e.time)
+      s = view.reduce(s, e, { log: 'q', time, index: i++ })
+    }
+    expect(toHex(encodeState(view, after.state))).toBe(toHex(encodeState(view, s)))
   })
 
   it('a restarted peer resumes from its persisted checkpoint instead of re-folding everything', async () => {
