@@ -95,6 +95,29 @@ describe('PersistentMap', () => {
     expect([m.get(pair[0]), m.get(pair[1]), m.size]).toEqual(['a', 'b', 2])
     expect([f.get(pair[0]), f.get(pair[1]), f.get('third'), f.size]).toEqual(['A', 'b', 'c', 3])
     expect(m.has(pair[1]) && f.has(pair[1])).toBe(true)
+    // A key that shares the collision's slot but not its hash pushes the list one level down,
+    // as deep as their hashes agree: found by search, for each depth of agreement.
+    for (const bits of [5, 10, 20]) {
+      const mask = (1 << bits) - 1
+      let near = ''
+      for (let i = 0; !near; i++) {
+        const k = `n${i}`
+        if ((fnv(k) & mask) === (fnv(pair[0]) & mask) && fnv(k) !== fnv(pair[0])) near = k
+      }
+      const g = m.fork()
+      g.set(near, 'n')
+      expect([g.get(pair[0]), g.get(pair[1]), g.get(near), g.size, g.has(near)]).toEqual(['a', 'b', 'n', 3, true])
+      expect([...g.keys()].sort()).toEqual([near, ...pair].sort())
+      expect([m.has(near), m.size]).toEqual([false, 2])
+      g.set(pair[1], 'B')
+      expect([g.get(pair[1]), m.get(pair[1])]).toEqual(['B', 'b'])
+    }
+  })
+
+  it('holds undefined as a value, unlike an absent key', () => {
+    const m = new PersistentMap<number | undefined>([['u', undefined]])
+    expect([m.has('u'), m.get('u'), m.has('v'), m.size]).toEqual([true, undefined, false, 1])
+    expect([...m]).toEqual([['u', undefined]])
   })
 
   it('works as a ReadonlyMap: forEach, entries, toJSON, __proto__ as a plain key', () => {
