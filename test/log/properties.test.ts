@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { createXSync, type XSyncClient } from '../../src/log/client.js'
-import { decodeEvent, encodeEvent, eventCidBytes, eventCidFromBytes, type DecodedEvent } from '../../src/log/codec.js'
+import { decodeEvent, encodeEvent, eventCidBytes, eventCidFromBytes, eventCidString, type DecodedEvent } from '../../src/log/codec.js'
+import { CID } from 'multiformats/cid'
 import type { LogEvent } from '../../src/log/log.js'
 import { compareBytes, toHex } from '../../src/dag/bytes.js'
 import { EXTENSIVE, testSeed } from '../conformance/index.js'
@@ -118,6 +119,26 @@ describe('properties - codec', () => {
       }),
       runs(300, 5000),
     )
+  })
+
+  it("an event CID's string is multiformats' own, for any hash", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (hash) => {
+        const bytes = new Uint8Array(36)
+        bytes.set([0x01, 0x71, 0x12, 0x20])
+        bytes.set(hash, 4)
+        expect(eventCidString(bytes)).toBe(CID.decode(bytes).toString())
+      }),
+      runs(500, 20000),
+    )
+    // Every byte value at every position of the hash, the edges of each five-byte group.
+    for (let at = 4; at < 36; at++)
+      for (const v of [0, 1, 0x1f, 0x20, 0x7f, 0x80, 0xe0, 0xff]) {
+        const bytes = new Uint8Array(36).fill(0xa5)
+        bytes.set([0x01, 0x71, 0x12, 0x20])
+        bytes[at] = v
+        expect(eventCidString(bytes)).toBe(CID.decode(bytes).toString())
+      }
   })
 })
 
