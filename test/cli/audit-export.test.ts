@@ -1,15 +1,13 @@
-import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { auditExport } from '../../src/cli/audit-export.js'
 import { stringifyDagJson } from '../../src/cli/dag-json.js'
 import { bufferOutput, EXIT_INTEGRITY, EXIT_OK, EXIT_USAGE } from '../../src/cli/io.js'
 import { compareEvents } from '../../src/dag/order.js'
 import { cidOf, decodeEvent } from '../../src/log/codec.js'
 import { publicKeyToDid } from '../../src/log/identity.js'
-import { sqliteStore } from '../../src/stores/sqlite-store.js'
 import Database from 'better-sqlite3'
-import { tempDir, writeFixture, type Written } from './helpers.js'
+import { sqliteFixture } from './helpers.js'
 
 interface Line {
   cid: string
@@ -28,25 +26,16 @@ interface Line {
 }
 
 describe('audit export', () => {
-  let tmp: ReturnType<typeof tempDir>
-  let path: string
-  let written: Written
-
-  beforeEach(async () => {
-    tmp = tempDir()
-    path = join(tmp.dir, 'store.db')
-    written = await writeFixture(sqliteStore(path))
-  })
-  afterEach(() => tmp.cleanup())
+  const fx = sqliteFixture('each', 'store.db')
 
   const exportLines = async (log: string) => {
     const io = bufferOutput()
-    const code = await auditExport({ store: path, log }, io)
+    const code = await auditExport({ store: fx.path, log }, io)
     return { code, io, lines: io.stdout.map((l) => JSON.parse(l) as Line) }
   }
 
   it('audit export - one JSON line per event, in total order, each matching its bytes', async () => {
-    const { code, lines } = await exportLines(written.chat)
+    const { code, lines } = await exportLines(fx.written.chat)
     expect(code).toBe(EXIT_OK)
     expect(lines).toHaveLength(7)
     const order = lines.map((l) => ({ clock: l.clock, cid: CID.parse(l.cid).bytes }))
@@ -55,13 +44,13 @@ describe('audit export', () => {
       const bytes = new Uint8Array(Buffer.from(l.bytes, 'base64'))
       expect(cidOf(bytes).toString()).toBe(l.cid)
       const d = decodeEvent(bytes)
-      expect(l).toMatchObject({ log: written.chat, author: publicKeyToDid(d.author), seq: d.seq, clock: d.clock, time: d.time, type: d.type })
+      expect(l).toMatchObject({ log: fx.written.chat, author: publicKeyToDid(d.author), seq: d.seq, clock: d.clock, time: d.time, type: d.type })
       expect(l.prev).toBe(d.prev === null ? null : d.prev.toString())
       expect(l.parents).toEqual(d.parents.map((p) => p.toString()))
       if (l.sig !== null) expect(Buffer.from(l.sig, 'base64')).toHaveLength(64)
     }
     // Carol's batch of three carries one signature, on its last event.
-    const carol = lines.filter((l) => l.author === written.identities.carol.did)
+    const carol = lines.filter((l) => l.author === fx.written.identities.carol.did)
     expect(carol.map((l) => l.sig === null)).toEqual([true, true, false])
     // Binary values in a body are DAG-JSON bytes.
     const bob = lines.find((l) => (l.body as { raw?: unknown }).raw !== undefined)!
@@ -69,12 +58,12 @@ describe('audit export', () => {
   })
 
   it('audit export - the genesis of a members log is exported under the log id with its body', async () => {
-    const { code, lines } = await exportLines(written.members)
+    const { code, lines } = await exportLines(fx.written.members)
     expect(code).toBe(EXIT_OK)
     expect(lines[0].type).toBe('xsync.log.genesis')
-    expect(`log:${lines[0].cid}`).toBe(written.members)
-    expect(lines[0].log).toBe(written.members)
-    expect(lines[0].body).toMatchObject({ policy: 'members', admins: [written.identities.owner.did], writers: [] })
+    expect(`log:${lines[0].cid}`).toBe(fx.written.members)
+    expect(lines[0].log).toBe(fx.written.members)
+    expect(lines[0].body).toMatchObject({ policy: 'members', admins: [fx.written.identities.owner.did], writers: [] })
     expect((lines[0].body as { nonce: unknown }).nonce).toEqual({ '/': { bytes: expect.any(String) } })
     expect(lines.map((l) => l.type)).toContain('xsync.members.add')
   })
@@ -87,13 +76,13 @@ describe('audit export', () => {
   })
 
   it('audit export - an event that does not decode is written with its error and bytes; exit 1', async () => {
-    const db = new Database(path)
+    const db = new Database(fx.path)
     const row = db.prepare('SELECT cid, body, cid_len, sig_len FROM events ORDER BY clock LIMIT 1').get() as { cid: Buffer; body: Buffer; cid_len: number; sig_len: number | null }
     const body = Buffer.from(row.body)
     body[row.cid_len + (row.sig_len ?? 0)] = 0x00
     db.prepare('UPDATE events SET body = ? WHERE cid = ?').run(body, row.cid)
     db.close()
-    const all = [written.chat, written.members]
+    const all = [fx.written.chat, fx.written.members]
     const results = await Promise.all(all.map(exportLines))
     const broken = results.find((r) => r.code !== EXIT_OK)!
     expect(broken.code).toBe(EXIT_INTEGRITY)

@@ -16,7 +16,7 @@ import { fsStore } from '../../src/stores/fs-store.js'
 import { SEGMENT_HEADER_BYTES, readFrame } from '../../src/stores/fs-segment.js'
 import { auditInspect } from '../../src/cli/audit-inspect.js'
 import { auditExport } from '../../src/cli/audit-export.js'
-import { forge, generateIdentity, sync, tempDir, writeFixture, type Written } from './helpers.js'
+import { forge, generateIdentity, sync, tempDir, sqliteFixture, writeFixture, type Written } from './helpers.js'
 
 /** Verify in-process with --json and return the parsed document. */
 async function verifyJson(store: string, extra: { strict?: boolean; log?: string } = {}) {
@@ -117,18 +117,10 @@ describe.each(kinds)('audit verify - $kind store', ({ kind, location, open }) =>
 })
 
 describe('audit verify - raw damage to the files', () => {
-  let tmp: ReturnType<typeof tempDir>
-  let path: string
-
-  beforeEach(async () => {
-    tmp = tempDir()
-    path = join(tmp.dir, 'store.db')
-    await writeFixture(sqliteStore(path))
-  })
-  afterEach(() => tmp.cleanup())
+  const fx = sqliteFixture('each', 'store.db')
 
   it('a byte flipped in the SQLite file: DECODE and CID reported for that event; exit 1', async () => {
-    const db = new Database(path)
+    const db = new Database(fx.path)
     const row = db.prepare('SELECT cid, body, cid_len, sig_len FROM events ORDER BY clock DESC LIMIT 1').get() as {
       cid: Buffer
       body: Buffer
@@ -141,7 +133,7 @@ describe('audit verify - raw damage to the files', () => {
     db.prepare('UPDATE events SET body = ? WHERE cid = ?').run(body, row.cid)
     db.close()
 
-    const { code, doc } = await verifyJson(path)
+    const { code, doc } = await verifyJson(fx.path)
     expect(code).toBe(EXIT_INTEGRITY)
     const { CID } = await import('multiformats/cid')
     const cid = CID.decode(new Uint8Array(row.cid)).toString()
@@ -149,7 +141,7 @@ describe('audit verify - raw damage to the files', () => {
   })
 
   it('a byte flipped inside the body: the event still decodes, the CID no longer matches and the signature fails', async () => {
-    const db = new Database(path)
+    const db = new Database(fx.path)
     const rows = db.prepare('SELECT cid, body, cid_len, sig_len FROM events').all() as { cid: Buffer; body: Buffer; cid_len: number; sig_len: number | null }[]
     const row = rows.find((r) => r.body.includes('owner after bob'))!
     expect(row.sig_len).toBe(64)
@@ -160,7 +152,7 @@ describe('audit verify - raw damage to the files', () => {
     db.prepare('UPDATE events SET body = ? WHERE cid = ?').run(body, row.cid)
     db.close()
 
-    const { code, doc } = await verifyJson(path)
+    const { code, doc } = await verifyJson(fx.path)
     expect(code).toBe(EXIT_INTEGRITY)
     const { CID } = await import('multiformats/cid')
     const cid = CID.decode(new Uint8Array(row.cid)).toString()
@@ -168,11 +160,11 @@ describe('audit verify - raw damage to the files', () => {
   })
 
   it('an indexed seq changed in the SQLite file: INDEX reported for that event; exit 1', async () => {
-    const db = new Database(path)
+    const db = new Database(fx.path)
     const row = db.prepare('SELECT cid FROM events WHERE seq = 2 LIMIT 1').get() as { cid: Buffer }
     db.prepare('UPDATE events SET seq = 5 WHERE cid = ?').run(row.cid)
     db.close()
-    const { code, doc } = await verifyJson(path)
+    const { code, doc } = await verifyJson(fx.path)
     expect(code).toBe(EXIT_INTEGRITY)
     const { CID } = await import('multiformats/cid')
     expect(doc.findings.map((f) => [f.cid, f.code, f.message])).toEqual([
@@ -181,11 +173,11 @@ describe('audit verify - raw damage to the files', () => {
   })
 
   it('a head row deleted from the store: HEADS reported; exit 1', async () => {
-    const db = new Database(path)
+    const db = new Database(fx.path)
     const head = db.prepare('SELECT cid FROM heads LIMIT 1').get() as { cid: Buffer }
     db.prepare('DELETE FROM heads WHERE cid = ?').run(head.cid)
     db.close()
-    const { code, doc } = await verifyJson(path)
+    const { code, doc } = await verifyJson(fx.path)
     expect(code).toBe(EXIT_INTEGRITY)
     expect(doc.findings.map((f) => f.code)).toEqual(['HEADS'])
   })

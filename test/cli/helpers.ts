@@ -8,12 +8,14 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
 import { CID } from 'multiformats/cid'
 import { createXSync, type XSyncClient } from '../../src/log/client.js'
 import { encodeEvent, signingMessage, type EventFields } from '../../src/log/codec.js'
 import { generateIdentity, type Identity } from '../../src/log/identity.js'
 import type { LogEvent } from '../../src/log/log.js'
 import type { EventPut, EventStore } from '../../src/stores/event-store.js'
+import { sqliteStore } from '../../src/stores/sqlite-store.js'
 
 /** The real executable's entry, as `stateflow` runs it. */
 export const MAIN = join(import.meta.dirname, '../../src/cli/main.ts')
@@ -34,6 +36,43 @@ export async function spawnCli(args: string[], options: { timeoutMs?: number } =
 export function tempDir(prefix = 'stateflow-cli-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix))
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/**
+ * A SQLite store with `writeFixture` written into it, in a temp dir of its own: made before each
+ * test (`'each'`) or once for the describe block (`'all'`), and removed after. Call it in the
+ * block; read `path` and `written` in tests (they are set by then).
+ */
+export function sqliteFixture(scope: 'each' | 'all', file = 'store.db'): { readonly dir: string; readonly path: string; readonly written: Written } {
+  let tmp: ReturnType<typeof tempDir> | undefined
+  let written: Written | undefined
+  const setup = async (): Promise<void> => {
+    tmp = tempDir()
+    written = await writeFixture(sqliteStore(join(tmp.dir, file)))
+  }
+  const cleanup = (): void => tmp?.cleanup()
+  if (scope === 'each') {
+    beforeEach(setup)
+    afterEach(cleanup)
+  } else {
+    beforeAll(setup)
+    afterAll(cleanup)
+  }
+  const made = <T>(x: T | undefined): T => {
+    if (x === undefined) throw new Error('sqliteFixture: read in a test, after its setup ran')
+    return x
+  }
+  return {
+    get dir() {
+      return made(tmp).dir
+    },
+    get path() {
+      return join(made(tmp).dir, file)
+    },
+    get written() {
+      return made(written)
+    },
+  }
 }
 
 const wire = (events: LogEvent[]) => events.map((e) => (e.sig ? { bytes: e.bytes, sig: e.sig } : { bytes: e.bytes }))

@@ -7,7 +7,7 @@ import { openStore, storeKindOf } from '../../src/cli/open-store.js'
 import { run } from '../../src/cli/run.js'
 import { sqliteStore } from '../../src/stores/sqlite-store.js'
 import Database from 'better-sqlite3'
-import { forge, tempDir, writeFixture, type Written, spawnCli } from './helpers.js'
+import { forge, tempDir, sqliteFixture, spawnCli } from './helpers.js'
 
 
 const cli = (...args: string[]) => spawnCli(args)
@@ -111,34 +111,26 @@ describe('cli run - in process', () => {
 })
 
 describe('cli main - spawned', () => {
-  let tmp: ReturnType<typeof tempDir>
-  let path: string
-  let written: Written
-  beforeAll(async () => {
-    tmp = tempDir()
-    path = join(tmp.dir, 'store.db')
-    written = await writeFixture(sqliteStore(path))
-  })
-  afterAll(() => tmp.cleanup())
+  const fx = sqliteFixture('all', 'store.db')
 
   it('main - verify, inspect and export on a clean store exit 0 with their output', async () => {
-    const verify = await cli('audit', 'verify', '--store', path)
+    const verify = await cli('audit', 'verify', '--store', fx.path)
     expect(verify.stderr).toBe('')
     expect(verify.code).toBe(EXIT_OK)
-    expect(verify.stdout).toContain(`logs 2, events ${written.events}, errors 0, warnings 0, forks 0: ok`)
+    expect(verify.stdout).toContain(`logs 2, events ${fx.written.events}, errors 0, warnings 0, forks 0: ok`)
 
-    const inspect = await cli('audit', 'inspect', '--store', path, '--json')
+    const inspect = await cli('audit', 'inspect', '--store', fx.path, '--json')
     expect(inspect.code).toBe(EXIT_OK)
     expect((JSON.parse(inspect.stdout) as { logs: unknown[] }).logs).toHaveLength(2)
 
-    const exported = await cli('audit', 'export', '--store', path, '--log', written.chat)
+    const exported = await cli('audit', 'export', '--store', fx.path, '--log', fx.written.chat)
     expect(exported.code).toBe(EXIT_OK)
     const lines = exported.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { cid: string })
     expect(lines).toHaveLength(7)
   })
 
   it('main - bad inputs exit 2 with a message on stderr', async () => {
-    for (const args of [['audit', 'verify'], ['audit', 'verify', '--store', join(tmp.dir, 'missing.db')], ['nope'], ['audit', 'export', '--store', path, '--log', 'zzz']]) {
+    for (const args of [['audit', 'verify'], ['audit', 'verify', '--store', join(fx.dir, 'missing.db')], ['nope'], ['audit', 'export', '--store', fx.path, '--log', 'zzz']]) {
       const r = await cli(...args)
       expect(r.code, args.join(' ')).toBe(EXIT_USAGE)
       expect(r.stderr).toMatch(/^stateflow: /)
@@ -147,13 +139,13 @@ describe('cli main - spawned', () => {
   })
 
   it('main - a forged event makes verify exit 1 and name it; --json parses', async () => {
-    const store = sqliteStore(path)
-    const forged = await forge(store, { log: written.chat, author: written.identities.bob, fields: { clock: 1234 } })
+    const store = sqliteStore(fx.path)
+    const forged = await forge(store, { log: fx.written.chat, author: fx.written.identities.bob, fields: { clock: 1234 } })
     await store.close()
-    const text = await cli('audit', 'verify', '--store', path)
+    const text = await cli('audit', 'verify', '--store', fx.path)
     expect(text.code).toBe(EXIT_INTEGRITY)
-    expect(text.stdout.split('\n')).toContain(`${written.chat} ${forged.cid} CLOCK clock is 1234, must be ${text.stdout.match(/must be (\d+)/)![1]}`)
-    const json = await cli('audit', 'verify', '--store', path, '--json')
+    expect(text.stdout.split('\n')).toContain(`${fx.written.chat} ${forged.cid} CLOCK clock is 1234, must be ${text.stdout.match(/must be (\d+)/)![1]}`)
+    const json = await cli('audit', 'verify', '--store', fx.path, '--json')
     expect(json.code).toBe(EXIT_INTEGRITY)
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, exitCode: 1, summary: { errors: 1 } })
   })

@@ -1,13 +1,12 @@
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { auditExport } from '../../src/cli/audit-export.js'
 import { auditInspect } from '../../src/cli/audit-inspect.js'
 import { auditVerify } from '../../src/cli/audit-verify.js'
 import { bufferOutput, EXIT_OK, EXIT_USAGE, UsageError } from '../../src/cli/io.js'
 import { count, noProgress, progressCounter, progressFor, progressMode } from '../../src/cli/progress.js'
 import { run } from '../../src/cli/run.js'
-import { sqliteStore } from '../../src/stores/sqlite-store.js'
-import { tempDir, writeFixture, type Written } from './helpers.js'
+import { sqliteFixture } from './helpers.js'
 
 const CLEAR = '\r\x1b[K'
 
@@ -105,15 +104,7 @@ describe('progress - the counter', () => {
 })
 
 describe('progress - in the audit commands', () => {
-  let tmp: ReturnType<typeof tempDir>
-  let path: string
-  let written: Written
-  beforeAll(async () => {
-    tmp = tempDir()
-    path = join(tmp.dir, 'store.db')
-    written = await writeFixture(sqliteStore(path))
-  })
-  afterAll(() => tmp.cleanup())
+  const fx = sqliteFixture('all', 'store.db')
 
   /** A clock that moves a second per read: every update draws. */
   const always = () => {
@@ -123,38 +114,38 @@ describe('progress - in the audit commands', () => {
 
   it('verify - counts every page of every log up to the total, then erases; the report is unchanged', async () => {
     const io = bufferOutput()
-    expect(await auditVerify({ store: path, pageSize: 2, progress: 'on', progressNow: always() }, io)).toBe(EXIT_OK)
+    expect(await auditVerify({ store: fx.path, pageSize: 2, progress: 'on', progressNow: always() }, io)).toBe(EXIT_OK)
     const draws = io.stderrRaw.filter((w) => w !== CLEAR)
-    expect(draws[0]).toBe(`${CLEAR}verified 0 / ${written.events} events`)
-    expect(draws.at(-1)).toBe(`${CLEAR}verified ${written.events} / ${written.events} events`)
+    expect(draws[0]).toBe(`${CLEAR}verified 0 / ${fx.written.events} events`)
+    expect(draws.at(-1)).toBe(`${CLEAR}verified ${fx.written.events} / ${fx.written.events} events`)
     const counts = draws.map((d) => Number(/verified (\d+) \//.exec(d)![1]))
     expect(counts.every((n, i) => i === 0 || n >= counts[i - 1])).toBe(true)
     expect(io.stderrRaw.at(-1)).toBe(CLEAR)
     const plain = bufferOutput()
-    await auditVerify({ store: path, pageSize: 2, progress: 'off' }, plain)
+    await auditVerify({ store: fx.path, pageSize: 2, progress: 'off' }, plain)
     expect(plain.stderrRaw).toEqual([])
     expect(io.stdout).toEqual(plain.stdout)
   })
 
   it('inspect and export - the same counter, and the same output as without it', async () => {
     const inspect = bufferOutput()
-    expect(await auditInspect({ store: path, pageSize: 3, progress: 'on', progressNow: always() }, inspect)).toBe(EXIT_OK)
-    expect(inspect.stderrRaw.filter((w) => w !== CLEAR).at(-1)).toBe(`${CLEAR}read ${written.events} / ${written.events} events`)
+    expect(await auditInspect({ store: fx.path, pageSize: 3, progress: 'on', progressNow: always() }, inspect)).toBe(EXIT_OK)
+    expect(inspect.stderrRaw.filter((w) => w !== CLEAR).at(-1)).toBe(`${CLEAR}read ${fx.written.events} / ${fx.written.events} events`)
     expect(inspect.stderrRaw.at(-1)).toBe(CLEAR)
     const exp = bufferOutput()
-    expect(await auditExport({ store: path, log: written.chat, pageSize: 3, progress: 'on', progressNow: always() }, exp)).toBe(EXIT_OK)
+    expect(await auditExport({ store: fx.path, log: fx.written.chat, pageSize: 3, progress: 'on', progressNow: always() }, exp)).toBe(EXIT_OK)
     expect(exp.stderrRaw.filter((w) => w !== CLEAR).at(-1)).toBe(`${CLEAR}exported 7 / 7 events`)
     expect(exp.stderrRaw.at(-1)).toBe(CLEAR)
     const plain = bufferOutput()
-    await auditExport({ store: path, log: written.chat, progress: 'off' }, plain)
+    await auditExport({ store: fx.path, log: fx.written.chat, progress: 'off' }, plain)
     expect(exp.stdout).toEqual(plain.stdout)
   })
 
   it('run - every long command takes --progress and --no-progress; a terminal turns it on by default', async () => {
     for (const argv of [
-      ['audit', 'verify', '--store', path],
-      ['audit', 'inspect', '--store', path],
-      ['audit', 'export', '--store', path, '--log', written.chat],
+      ['audit', 'verify', '--store', fx.path],
+      ['audit', 'inspect', '--store', fx.path],
+      ['audit', 'export', '--store', fx.path, '--log', fx.written.chat],
     ]) {
       const on = bufferOutput()
       expect(await run([...argv, '--progress'], on), argv.join(' ')).toBe(EXIT_OK)
