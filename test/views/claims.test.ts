@@ -87,7 +87,17 @@ describe('lease claims under partition', () => {
     await loser.c.log('q').append(WORK.completed, { item: 'job', claim: loserToken, result: 'wrong' })
     await syncAll(net, [a, b, c])
     expect((await queue(c)).items.get('job')!.status).toBe('claimed')
-    expect((await queue(c)).items.get('job')!.decisions.at(-1)?.verdict).toBe('stale')
+    const stale = (await queue(c)).items.get('job')!.decisions.at(-1)!
+    expect(stale.verdict).toBe('stale')
+    expect(stale.why).toBe(`not from the holder's claim (${winner.claim} by ${winner.by})`)
+    // So is a renewal under it, and one by the holder under the lost token.
+    await loser.c.log('q').append(WORK.renewed, { item: 'job', claim: loserToken })
+    const holder = winner.claim === tokens[0] ? a : b
+    await holder.c.log('q').append(WORK.renewed, { item: 'job', claim: loserToken })
+    await syncAll(net, [a, b, c])
+    const [byLoser, byHolder] = (await queue(c)).items.get('job')!.decisions.slice(-2)
+    expect([byLoser.kind, byLoser.verdict, byLoser.why]).toEqual(['renew', 'stale', `not the holder's claim (${winner.claim} by ${winner.by})`])
+    expect([byHolder.kind, byHolder.verdict, byHolder.why]).toEqual(['renew', 'stale', `not the holder's claim (${winner.claim} by ${winner.by})`])
 
     // After the lease's ttl of log time, c may claim: a new winner, a new token.
     c.clock.t = winner.expires! + 1
