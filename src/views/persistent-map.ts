@@ -222,7 +222,7 @@ export class PersistentMap<V> implements ReadonlyMap<string, V> {
   }
 
   *entries(): IterableIterator<[string, V]> {
-    for (const [k, v] of walk<V>(this.#root)) yield [k, v]
+    yield* walk<V>(this.#root)
   }
 
   *keys(): IterableIterator<string> {
@@ -253,13 +253,16 @@ export class PersistentMap<V> implements ReadonlyMap<string, V> {
   }
 }
 
-/** The entries under `node` in trie order (the keys' hash order): the same for the same keys. */
-function* walk<V>(node: Node): Generator<readonly [string, V]> {
+/**
+ * The entries under `node` in trie order (the keys' hash order): the same for the same keys.
+ * Each a fresh pair, so a caller cannot change a collision list's own.
+ */
+function* walk<V>(node: Node): Generator<[string, V]> {
   for (let j = 2; j < node.length; j += 2) {
     const k = node[j] as string | null
     const v = node[j + 1]
     if (k !== null) yield [k, v as V]
     else if (Array.isArray(v)) yield* walk<V>(v)
-    else yield* (v as Collision<V>).entries
+    else for (const [ck, cv] of (v as Collision<V>).entries) yield [ck, cv]
   }
 }
